@@ -1,0 +1,162 @@
+"""The one interface every training method implements, and the maximum-likelihood loop they share.
+
+A method is a function `fit(problem, params, generator, progress) -> FittedModel`, registered with
+`benchmark.registry.register_method`. It never computes metrics nor times itself: the runner does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .energy import TiltedEBM
+from .samplers import EvalCounter, Sampler
+from .targets import Target
+
+__all__ = [
+    "TrainParams",
+    "Problem",
+    "Checkpoint",
+    "FittedModel",
+    "DivergenceError",
+    "Progress",
+    "maximum_likelihood",
+    "require",
+]
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Hyperparameters every method shares; a method's own dataclass extends this one.
+
+    Attributes:
+        lr: Adam learning rate of the EBM, decayed to 0 by a cosine over the budget (SPEC §5).
+        batch_size: Data points and negatives per iteration.
+        energy_l2: Weight α of the α·(E⁺² + E⁻²) regulariser (Du & Mordatch 2019); 0 = pure ML.
+        checkpoints: How many evenly spaced checkpoints to keep over training.
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 256
+    energy_l2: float = 0.0
+    checkpoints: int = 10
+
+    def __post_init__(self) -> None:
+        require(self.lr > 0, "lr", self.lr, "must be positive")
+        require(self.batch_size >= 1, "batch_size", self.batch_size, "must be at least 1")
+        require(self.energy_l2 >= 0, "energy_l2", self.energy_l2, "must be non-negative")
+        require(self.checkpoints >= 1, "checkpoints", self.checkpoints, "must be at least 1")
+
+
+def require(ok: bool, name: str, value: object, rule: str) -> None:
+    """Raise `ValueError("name: rule, got value")` unless `ok` (for hyperparameter checks)."""
+    if not ok:
+        raise ValueError(f"{name}: {rule}, got {value!r}")
+
+
+@dataclass
+class Problem:
+    """What a method is given.
+
+    Attributes:
+        data: The training set, drawn once from the target with the data seed, (n, d).
+        ebm: A fresh tilted EBM of the shared architecture (E ≡ 0), on the data's device.
+        iterations: The training budget.
+        target: The true target; only the oracle may read it.
+    """
+
+    data: Tensor
+    ebm: TiltedEBM
+    iterations: int
+    target: Target
+
+
+@dataclass
+class Checkpoint:
+    """The energy's parameters and a batch of negatives (n, d) at one iteration."""
+
+    iteration: int
+    energy_state: dict[str, Tensor]
+    negatives: Tensor
+
+
+@dataclass
+class FittedModel:
+    """What a method returns.
+
+    Attributes:
+        ebm: The trained EBM; its normalised density is exp(−E_θ) ρ / Z.
+        negatives: The last negatives, (n, d).
+        initial: Draws from the method's initialisation of its sampler at the end, (n, d).
+        sampler: The method's own sampler on the trained EBM (for mixing diagnostics).
+        start: Positions to start diagnostic chains from (its persistent state, or draws of its
+            initial distribution when it has none), (m, d).
+        checkpoints: Evenly spaced over training.
+        counter: Energy and gradient evaluations spent in training.
+    """
+
+    ebm: TiltedEBM
+    negatives: Tensor
+    initial: Tensor
+    sampler: Sampler
+    start: Tensor
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    counter: EvalCounter = field(default_factory=EvalCounter)
+
+
+class DivergenceError(RuntimeError):
+    """Training produced non-finite energies or negatives."""
+
+
+def _checkpoint_iterations(iterations: int, count: int) -> set[int]:
+    count = max(1, min(count, iterations))
+    return {math.ceil(iterations * (k + 1) / count) for k in range(count)}
+
+
+def maximum_likelihood(
+    problem: Problem,
+    params: TrainParams,
+    generator: torch.Generator,
+    progress: Progress,
+    negatives: Callable[[int], Tensor],
+    after_step: Callable[[Tensor], None] | None = None,
+) -> list[Checkpoint]:
+    """The shared training loop: per iteration, a data batch, `negatives(iteration)` (n, d) from
+    the method, one Adam step on mean E(x⁺) − mean E(x⁻) (+ α(E⁺² + E⁻²)), then `after_step`
+    (e.g. a flow update on the negatives). Raises `DivergenceError` on non-finite values."""
+    ebm, data = problem.ebm, problem.data
+    optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=problem.iterations)
+    keep = _checkpoint_iterations(problem.iterations, params.checkpoints)
+    checkpoints = []
+    for iteration in range(1, problem.iterations + 1):
+        index = torch.randint(
+            len(data), (params.batch_size,), generator=generator, device=data.device
+        )
+        positives = data[index]
+        x_neg = negatives(iteration).detach()
+        e_pos, e_neg = ebm.energy(positives), ebm.energy(x_neg)
+        if not (
+            torch.isfinite(x_neg).all()
+            and torch.isfinite(e_pos).all()
+            and torch.isfinite(e_neg).all()
+        ):
+            raise DivergenceError(f"non-finite energies or negatives at iteration {iteration}")
+        loss = e_pos.mean() - e_neg.mean() + params.energy_l2 * (e_pos**2 + e_neg**2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if after_step is not None:
+            after_step(x_neg)
+        if iteration in keep:
+            state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
+            checkpoints.append(Checkpoint(iteration, state, x_neg.clone()))
+        progress(iteration)
+    return checkpoints

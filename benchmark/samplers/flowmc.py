@@ -1,0 +1,88 @@
+"""flowMC (Gabrié, Rotskoff, Vanden-Eijnden 2022): global moves from a flow alternated with blocks
+of local MALA moves, the schedule an ordered list of phases; and flowMC's training phase, which
+fits the flow to the chains by maximum likelihood while they run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ..flows import Flow
+from .base import Info, State
+from .independent import IMH, ISIR
+from .langevin import MALA
+
+__all__ = ["Phase", "FlowMC", "fit_flow_to_chains"]
+
+Phase = tuple[Literal["global", "local"], int]
+
+
+class FlowMC:
+    """One `step` is one sweep through `schedule`, e.g. `[("global", 1), ("local", 8)]`.
+
+    Info holds each chain's mean acceptance over the sweep's global and local moves.
+    """
+
+    def __init__(
+        self,
+        local: MALA,
+        global_move: ISIR | IMH,
+        schedule: Sequence[Phase] = (("global", 1), ("local", 8)),
+    ) -> None:
+        for kind, count in schedule:
+            if kind not in ("global", "local") or count < 1:
+                raise ValueError(
+                    f"schedule: phases are ('global'|'local', count ≥ 1), got {schedule!r}"
+                )
+        self.local = local
+        self.global_move = global_move
+        self.schedule = list(schedule)
+
+    def init(self, x: Tensor) -> State:
+        return self.local.init(x)
+
+    def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
+        sums: dict[str, Tensor] = {}
+        counts: dict[str, int] = {}
+        for kind, count in self.schedule:
+            kernel = self.global_move if kind == "global" else self.local
+            for _ in range(count):
+                state, info = kernel.step(state, generator)
+                sums[kind] = sums.get(kind, 0) + info.acceptance[kind]
+                counts[kind] = counts.get(kind, 0) + 1
+        return state, Info({kind: sums[kind] / counts[kind] for kind in sums})
+
+    def adapt(self, info: Info) -> None:
+        """Warm-up only: tune the local step size (see `MALA.adapt`)."""
+        if "local" in info.acceptance:
+            self.local.adapt(info)
+
+    def position(self, state: State) -> Tensor:
+        return state.x
+
+
+def fit_flow_to_chains(
+    sampler: FlowMC,
+    flow: Flow,
+    state: State,
+    sweeps: int,
+    generator: torch.Generator,
+    lr: float = 1e-3,
+    on_sweep: Callable[[int, Info], None] | None = None,
+) -> State:
+    """flowMC's training phase: after each sweep, one Adam step of maximum likelihood of the flow
+    on the chains' positions (and step-size adaptation). Returns the last state."""
+    optimizer = torch.optim.Adam(flow.parameters(), lr=lr)
+    for i in range(sweeps):
+        state, info = sampler.step(state, generator)
+        sampler.adapt(info)
+        loss = -flow.log_prob(state.x).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if on_sweep is not None:
+            on_sweep(i, info)
+    return state

@@ -1,0 +1,100 @@
+"""Targets: exact log density, exact sampling and mode regions.
+
+Example:
+    >>> target = make_target("four_modes")
+    >>> target.dim, target.n_modes
+    (2, 4)
+    >>> make_target("hd16", weights=[0.4, 0.3, 0.2, 0.1]).region_weights().weights.shape
+    torch.Size([4])
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .base import RegionWeights, Target
+from .gmm import GaussianMixture, generated_gmm, gmm, paper_hd
+from .rings import Rings, rings
+
+__all__ = [
+    "FAMILIES",
+    "PRESETS",
+    "GaussianMixture",
+    "RegionWeights",
+    "Rings",
+    "Target",
+    "make_target",
+]
+
+FAMILIES: dict[str, Callable[..., Target]] = {
+    "gmm": lambda name, **p: gmm(name, **p) if "means" in p else generated_gmm(name, **p),
+    "paper_hd": paper_hd,
+    "rings": rings,
+}
+
+_UNEQUAL = [0.1, 0.2, 0.3, 0.4]
+
+#: Named targets of SPEC §3: (family, parameters).
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "two_modes": (
+        "gmm",
+        {"means": [[-1.5, -1.5], [1.5, 1.5]], "weights": [1 / 3, 2 / 3], "variances": [0.05, 0.1]},
+    ),
+    "four_modes": (
+        "gmm",
+        {
+            "means": [[-3.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [3.0, 0.0]],
+            "weights": _UNEQUAL,
+            "variances": 0.05,
+        },
+    ),
+    "eight_gaussians": (
+        "gmm",
+        {
+            "means": [
+                [math.cos(2 * math.pi * k / 8), math.sin(2 * math.pi * k / 8)] for k in range(8)
+            ],
+            "variances": 0.15**2,
+        },
+    ),
+    "rings": ("rings", {}),
+    "hd16": ("paper_hd", {"dim": 16, "a": 0.5919, "weights": _UNEQUAL}),
+    "hd32": ("paper_hd", {"dim": 32, "a": 0.5919, "weights": _UNEQUAL}),
+    "hd64": ("paper_hd", {"dim": 64, "a": 0.5919, "weights": _UNEQUAL}),
+}
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def make_target(family: str, name: str | None = None, **params: Any) -> Target:
+    """Build a target from a family (`gmm`, `paper_hd`, `rings`) or a preset name; for a preset,
+    `params` override its parameters. Bad names or parameters raise `ValueError`."""
+    if family in PRESETS and family not in FAMILIES:
+        base_family, base_params = PRESETS[family]
+        return make_target(base_family, name=name or family, **{**base_params, **params})
+    if family not in FAMILIES:
+        known = sorted(FAMILIES) + sorted(PRESETS)
+        raise ValueError(
+            f"target: unknown family or preset {family!r}{_closest(family, known)}; "
+            f"known: {', '.join(known)}"
+        )
+    build = FAMILIES[family]
+    if family != "gmm":
+        allowed = set(inspect.signature(build).parameters) - {"name"}
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]}: not a parameter of {family!r} "
+                f"(parameters: {', '.join(sorted(allowed))})"
+            )
+    try:
+        return build(name or family, **params)
+    except TypeError as err:
+        raise ValueError(f"target {family!r}: {err}") from err

@@ -1,0 +1,171 @@
+"""Gaussian mixtures with diagonal covariances: explicit, generated, and the paper's 4 modes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cached_property
+
+import torch
+from torch import Tensor
+
+from .base import RegionWeights, check_positive, check_weights
+
+__all__ = ["GaussianMixture", "gmm", "generated_gmm", "paper_hd"]
+
+_REGION_DRAWS = 2**20  # ≥ 10⁶ Monte Carlo draws for the region masses
+_CHUNK = 2**16
+
+
+class GaussianMixture:
+    """p★(x) = Σ_k w_k N(x; μ_k, diag v_k).
+
+    Mode region k is where the *unweighted* density N(x; μ_k, diag v_k) is highest, so the
+    partition never depends on the weights being estimated.
+
+    Arguments:
+        name: A name for tables.
+        means: Component means, (K, d).
+        weights: Mixture weights, (K,), positive and summing to 1.
+        variances: Component variances, (K, d) (diagonal) or (K,) (isotropic).
+    """
+
+    def __init__(self, name: str, means: Tensor, weights: Tensor, variances: Tensor) -> None:
+        self.name = name
+        self.means = means.to(torch.float32)
+        self.weights = weights.to(torch.float32)
+        self.variances = variances.to(torch.float32)
+        self.n_modes, self.dim = self.means.shape
+        spread = 5.0 * float(self.variances.max().sqrt())
+        edge = max(abs(float(self.means.min())), abs(float(self.means.max()))) + spread
+        self.bounds = (-edge, edge)
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture(name={self.name!r}, dim={self.dim}, n_modes={self.n_modes})"
+
+    def component_log_prob(self, x: Tensor) -> Tensor:
+        """Unweighted log N(x; μ_k, diag v_k), (n, d) -> (n, K)."""
+        mu, var = self.means.to(x), self.variances.to(x)
+        sq = ((x[:, None, :] - mu) ** 2 / var).sum(-1)
+        return -0.5 * (sq + torch.log(2 * math.pi * var).sum(-1))
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log density, (n, d) -> (n,)."""
+        return torch.logsumexp(self.component_log_prob(x) + self.weights.to(x).log(), dim=-1)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """Exact draws on the generator's device, (n, d)."""
+        device = generator.device
+        k = torch.multinomial(self.weights.to(device), n, replacement=True, generator=generator)
+        noise = torch.randn(n, self.dim, generator=generator, device=device)
+        return self.means.to(device)[k] + self.variances.to(device)[k].sqrt() * noise
+
+    def assign_modes(self, x: Tensor) -> Tensor:
+        """Mode region of each point, (n, d) -> (n,)."""
+        return self.component_log_prob(x).argmax(dim=-1)
+
+    @cached_property
+    def _confusion(self) -> tuple[Tensor, int]:
+        """P(region k | component j), (K, K), by Monte Carlo from each component separately."""
+        generator = torch.Generator().manual_seed(0)
+        per_component = math.ceil(_REGION_DRAWS / self.n_modes)
+        counts = torch.zeros(self.n_modes, self.n_modes, dtype=torch.float64)
+        for j in range(self.n_modes):
+            for start in range(0, per_component, _CHUNK):
+                m = min(_CHUNK, per_component - start)
+                x = self.means[j] + self.variances[j].sqrt() * torch.randn(
+                    m, self.dim, generator=generator
+                )
+                counts[j] += torch.bincount(self.assign_modes(x), minlength=self.n_modes)
+        return counts / per_component, per_component
+
+    def region_weights(self) -> RegionWeights:
+        """Masses of p★ in each region: Σ_j w_j P(region k | j), stratified over components
+        (≥ 10⁶ draws in all), with the Monte Carlo standard error."""
+        p, m = self._confusion
+        w = self.weights.to(torch.float64)
+        weights = w @ p
+        stderr = ((w[:, None] ** 2 * p * (1 - p) / m).sum(0)).sqrt()
+        return RegionWeights(weights.float(), stderr.float())
+
+    @property
+    def overlap(self) -> float:
+        """Largest probability that a draw of one component falls outside its own region."""
+        p, _ = self._confusion
+        return float(1 - p.diagonal().min())
+
+
+def gmm(
+    name: str,
+    means: Sequence[Sequence[float]],
+    weights: Sequence[float] | None = None,
+    variances: Sequence[float] | Sequence[Sequence[float]] | float = 1.0,
+) -> GaussianMixture:
+    """An explicit mixture; `variances` is one scalar per component (isotropic), one vector per
+    component (diagonal), or a single scalar for all."""
+    try:
+        mu = torch.tensor(means, dtype=torch.float64)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"means: must be a list of equal-length lists, got {means!r}") from err
+    if mu.ndim != 2 or mu.shape[0] < 1 or mu.shape[1] < 1:
+        raise ValueError(f"means: must be a non-empty list of points, got {means!r}")
+    n_modes, dim = mu.shape
+    w = check_weights([1 / n_modes] * n_modes if weights is None else weights, n_modes)
+    try:
+        v = torch.as_tensor(variances, dtype=torch.float64)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"variances: not a number or list of numbers: {variances!r}") from err
+    if v.ndim == 0:
+        v = v.expand(n_modes)
+    if v.ndim == 1:
+        if len(v) != n_modes:
+            raise ValueError(f"variances: expected {n_modes} values, got {v.tolist()}")
+        v = v[:, None].expand(n_modes, dim)
+    if v.shape != (n_modes, dim):
+        raise ValueError(
+            f"variances: expected shape ({n_modes},) or ({n_modes}, {dim}), got {tuple(v.shape)}"
+        )
+    if not bool((v > 0).all()) or not bool(torch.isfinite(v).all()):
+        raise ValueError(f"variances: must all be positive, got {v.tolist()}")
+    if not bool(torch.isfinite(mu).all()):
+        raise ValueError(f"means: must be finite, got {means!r}")
+    return GaussianMixture(name, mu, w, v.clone())
+
+
+def generated_gmm(
+    name: str,
+    dim: int,
+    n_modes: int,
+    separation: float,
+    weights: Sequence[float] | None = None,
+    variance: float = 1.0,
+    seed: int = 0,
+) -> GaussianMixture:
+    """K equidistant modes: μ_k = separation/√2 · q_k with q_k orthonormal (a random rotation
+    drawn from `seed`), so every pair of means is `separation` apart; isotropic `variance`.
+    The nearest-mean mis-assignment between two modes is Φ(−separation / (2√variance))."""
+    if not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"dim: must be a positive integer, got {dim!r}")
+    if not isinstance(n_modes, int) or not 1 <= n_modes <= dim:
+        raise ValueError(f"n_modes: must be an integer in [1, dim={dim}], got {n_modes!r}")
+    check_positive("separation", separation)
+    check_positive("variance", variance)
+    generator = torch.Generator().manual_seed(int(seed))
+    q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))
+    means = separation / math.sqrt(2) * q.T[:n_modes]
+    return gmm(name, means.tolist(), weights, [variance] * n_modes)
+
+
+def paper_hd(
+    name: str, dim: int, a: float = 0.5919, weights: Sequence[float] | None = None
+) -> GaussianMixture:
+    """The paper's 4 modes N(μ_i, I_d): μ1 = a·1, μ2 = a·(−1 on the first half, +1 on the rest),
+    μ3 = −μ2, μ4 = −μ1. Neighbours are a√(2d) apart: mis-assignment Φ(−a√(d/2))."""
+    if not isinstance(dim, int) or dim < 2:
+        raise ValueError(f"dim: must be an integer ≥ 2, got {dim!r}")
+    check_positive("a", a)
+    mu1 = torch.full((dim,), float(a), dtype=torch.float64)
+    mu2 = mu1.clone()
+    mu2[: dim // 2] = -a
+    means = torch.stack([mu1, mu2, -mu2, -mu1])
+    return gmm(name, means.tolist(), weights, [1.0] * 4)
