@@ -24,6 +24,7 @@ __all__ = [
     "FittedModel",
     "DivergenceError",
     "Progress",
+    "checkpoint_iterations",
     "maximum_likelihood",
     "require",
 ]
@@ -114,7 +115,8 @@ class DivergenceError(RuntimeError):
     """Training produced non-finite energies or negatives."""
 
 
-def _checkpoint_iterations(iterations: int, count: int) -> set[int]:
+def checkpoint_iterations(iterations: int, count: int) -> set[int]:
+    """The `count` evenly spaced iterations (the last one included) at which to checkpoint."""
     count = max(1, min(count, iterations))
     return {math.ceil(iterations * (k + 1) / count) for k in range(count)}
 
@@ -133,7 +135,7 @@ def maximum_likelihood(
     ebm, data = problem.ebm, problem.data
     optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=problem.iterations)
-    keep = _checkpoint_iterations(problem.iterations, params.checkpoints)
+    keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []
     for iteration in range(1, problem.iterations + 1):
         index = torch.randint(

@@ -99,8 +99,10 @@ def load_methods(plugins: Iterable[str] = ()) -> dict[str, MethodSpec]:
             continue
         try:
             importlib.import_module(module)
-        except ImportError as err:
-            raise ValueError(f"plugins: cannot import {module!r}: {err}") from err
+        except Exception as err:  # a user's module: report it in one line, whatever went wrong
+            raise ValueError(
+                f"plugins: cannot import {module!r}: {type(err).__name__}: {err}"
+            ) from err
         _loaded.add(module)
     return METHODS
 

@@ -71,10 +71,11 @@ def fit_flow_to_chains(
     sweeps: int,
     generator: torch.Generator,
     lr: float = 1e-3,
-    on_sweep: Callable[[int, Info], None] | None = None,
+    on_sweep: Callable[[int, State, Info], None] | None = None,
 ) -> State:
     """flowMC's training phase: after each sweep, one Adam step of maximum likelihood of the flow
-    on the chains' positions (and step-size adaptation). Returns the last state."""
+    on the chains' positions (and step-size adaptation), then `on_sweep(sweep, state, info)`.
+    Returns the last state."""
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr)
     for i in range(sweeps):
         state, info = sampler.step(state, generator)
@@ -84,5 +85,5 @@ def fit_flow_to_chains(
         loss.backward()
         optimizer.step()
         if on_sweep is not None:
-            on_sweep(i, info)
+            on_sweep(i, state, info)
     return state
