@@ -1,0 +1,115 @@
+"""Command line: `python -m benchmark run CONFIG.toml --out DIR`, `report DIR`, `list`.
+
+A user mistake exits with status 2 and one line `error: <file>: <key>: <message>` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark", description="Mode-weight benchmark of energy-based models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a suite, then build its report")
+    run.add_argument("config", type=Path, help="suite config (TOML)")
+    run.add_argument("--out", type=Path, required=True, help="output directory DIR")
+    run.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes"
+    )
+    run.add_argument("--scheduler", help="address of a Dask scheduler (instead of --workers)")
+    run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    run.add_argument("--force", action="store_true", help="redo finished runs too")
+    run.add_argument(
+        "--plugin", action="append", default=[], help="module registering methods (repeatable)"
+    )
+    report = commands.add_parser("report", help="(re)build DIR's tables, figures and report.md")
+    report.add_argument("dir", type=Path)
+    report.add_argument("--plugin", action="append", default=[], help=argparse.SUPPRESS)
+    listing = commands.add_parser("list", help="registered targets and methods")
+    listing.add_argument("--plugin", action="append", default=[], help="module registering methods")
+    return parser
+
+
+def _list(plugins: list[str]) -> None:
+    from .registry import load_methods
+    from .targets import FAMILIES, PRESETS
+
+    print("target presets:")
+    for name, (family, _) in PRESETS.items():
+        print(f"  {name:<18} ({family})")
+    print("target families:")
+    for name in FAMILIES:
+        print(f"  {name}")
+    print("methods:")
+    for name, spec in load_methods(plugins).items():
+        print(f"  {name:<18} {spec.display}")
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    from .config import ConfigError
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as err:
+        raise ConfigError("--device", "", str(err)) from err
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device", "", "CUDA is not available on this machine")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    from .config import ConfigError, load_config
+
+    try:
+        if args.command == "list":
+            _list(args.plugin)
+            return 0
+        from .report import build_report
+
+        if args.command == "report":
+            build_report(args.dir, args.plugin)
+            print(f"report: {args.dir / 'report.md'}")
+            return 0
+        from .runner import run_suite
+
+        if args.workers < 1:
+            raise ConfigError("--workers", "", f"must be at least 1, got {args.workers}")
+        _check_device(args.device)
+        config = load_config(args.config, args.plugin)
+        counts = run_suite(
+            config,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            device=args.device,
+            force=args.force,
+        )
+        build_report(args.out, args.plugin)
+        print(
+            f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done; "
+            f"report: {args.out / 'report.md'}"
+        )
+        return 0
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

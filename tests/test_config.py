@@ -1,0 +1,200 @@
+"""Suite configs: parsing, defaults, resolved hyperparameters, and every bad input named by file
+and key (the CLI turns these into exit status 2, see test_cli.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.config import SUITE_DEFAULTS, ConfigError, load_config
+from benchmark.registry import get_method
+
+
+def tiny_toml(
+    name: str = "tiny",
+    seeds: str = "[0]",
+    methods: str = '["flowmc_ebm"]',
+    targets: str = '[[targets]]\ntarget = "four_modes"\n',
+    extra: str = "",
+    flowmc_table: bool = True,
+) -> str:
+    """A suite small enough for tests: 3 iterations, 200 data points, 16 chains × 8 draws, no
+    C2ST, and flowmc_ebm at its registered test_config size."""
+    text = f"""
+[suite]
+name = "{name}"
+seeds = {seeds}
+methods = {methods}
+iterations = 3
+n_data = 200
+n_chains = 16
+n_draws = 8
+c2st_max_dim = 0
+{extra}
+{targets}
+"""
+    return text + (FLOWMC_TEST_SIZE if flowmc_table else "")
+
+
+FLOWMC_TEST_SIZE = """
+[methods.flowmc_ebm]
+batch_size = 32
+pool_size = 4
+local_steps = 2
+sweeps = 1
+checkpoints = 2
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_parses_presets_families_defaults_and_overrides(tmp_path):
+    targets = """
+[[targets]]
+target = "four_modes"
+
+[[targets]]
+name = "three_modes"
+family = "gmm"
+means = [[-3.0, 0.0], [3.0, 0.0], [0.0, 4.0]]
+weights = [0.6, 0.3, 0.1]
+variances = [0.1, 0.1, 0.1]
+
+[[targets]]
+name = "hd16_equal"
+target = "hd16"
+weights = [0.25, 0.25, 0.25, 0.25]
+"""
+    config = load_config(write(tmp_path, tiny_toml(seeds="[0, 1, 2]", targets=targets)))
+    assert config.name == "tiny" and config.seeds == [0, 1, 2] and config.iterations == 3
+    assert config.n_data == 200 and config.energy_depth == SUITE_DEFAULTS["energy_depth"]
+    assert [t.name for t in config.targets] == ["four_modes", "three_modes", "hd16_equal"]
+    built = [t.build() for t in config.targets]
+    assert [t.dim for t in built] == [2, 2, 16]
+    assert torch.allclose(built[1].weights, torch.tensor([0.6, 0.3, 0.1]))
+    assert torch.allclose(built[2].weights, torch.full((4,), 0.25))
+    assert config.hidden(2) == 64 and config.hidden(16) == 128
+    expected = get_method("flowmc_ebm").configure({"batch_size": 32, "pool_size": 4})
+    assert config.params["flowmc_ebm"]["batch_size"] == expected.batch_size == 32
+    assert config.params["flowmc_ebm"]["lr"] == expected.lr  # a default, resolved
+    resolved = config.resolved()
+    assert resolved["suite"]["plugins"] == [] and resolved["methods"] == config.params
+
+
+def test_energy_hidden_overrides_the_width_for_every_dimension(tmp_path):
+    config = load_config(write(tmp_path, tiny_toml(extra="energy_hidden = 32")))
+    assert config.hidden(2) == config.hidden(64) == 32
+
+
+def test_command_line_plugins_join_the_configs_without_duplicates(tmp_path):
+    config = load_config(write(tmp_path, tiny_toml()), ["json", "json"])
+    assert config.plugins == ["json"]
+
+
+FOUR = '[[targets]]\ntarget = "four_modes"\n'
+
+#: (config text, expected "<key>: <message>" fragment after the file name)
+BAD = {
+    "invalid TOML": ("[suite\nname = 1", ": invalid TOML: "),
+    "no suite": (FOUR, ": suite: missing table [suite]"),
+    "unknown suite key": (tiny_toml(extra="iteration = 3"), ": suite.iteration: unknown key"),
+    "missing key": (tiny_toml().replace("iterations = 3", ""), ": suite.iterations: missing"),
+    "bad seeds": (tiny_toml(seeds='["a"]'), ": suite.seeds: must be a non-empty list"),
+    "duplicate seeds": (tiny_toml(seeds="[1, 1]"), ": suite.seeds: must be a non-empty list"),
+    "few draws": (tiny_toml().replace("n_draws = 8", "n_draws = 3"), ": suite.n_draws: "),
+    "unknown method": (
+        tiny_toml(methods='["flowmc_ebn"]'),
+        ": suite.methods: unknown method 'flowmc_ebn' (did you mean 'flowmc_ebm'?)",
+    ),
+    "unknown family": (
+        tiny_toml(targets='[[targets]]\nfamily = "gmn"\n'),
+        ": targets[0].family: unknown family or preset 'gmn' (did you mean 'gmm'?)",
+    ),
+    "unknown preset": (
+        tiny_toml(targets='[[targets]]\ntarget = "four_mode"\n'),
+        ": targets[0].target: unknown family or preset 'four_mode' (did you mean 'four_modes'?)",
+    ),
+    "bad weights": (
+        tiny_toml(targets=FOUR + '[[targets]]\ntarget = "four_modes"\nname = "w"\nweights = [1]'),
+        ": targets[1].weights: expected 4 values",
+    ),
+    "unknown target parameter": (
+        tiny_toml(targets='[[targets]]\ntarget = "rings"\nradius = [1.0]\n'),
+        ": targets[0].radius: not a parameter of 'rings'",
+    ),
+    "both family and target": (
+        tiny_toml(targets='[[targets]]\ntarget = "rings"\nfamily = "rings"\n'),
+        ": targets[0]: give exactly one of 'family' or 'target'",
+    ),
+    "duplicate target names": (tiny_toml(targets=FOUR + FOUR), ": targets[1].name: duplicate"),
+    "unsafe target name": (
+        tiny_toml(targets='[[targets]]\ntarget = "rings"\nname = "a/b"\n'),
+        ": targets[0].name: must be letters",
+    ),
+    "unknown hyperparameter": (
+        tiny_toml() + "lrr = 0.1\n",
+        ": methods.flowmc_ebm.lrr: unknown hyperparameter (did you mean 'lr'?)",
+    ),
+    "invalid hyperparameter value": (
+        tiny_toml() + "lr = -1.0\n",
+        ": methods.flowmc_ebm.lr: must be positive, got -1.0",
+    ),
+    "wrong hyperparameter type": (
+        tiny_toml() + "global_move = 3\n",
+        ": methods.flowmc_ebm.global_move: expected str",
+    ),
+    "override of an unlisted method": (
+        tiny_toml() + "[methods.ula_ebm]\nsteps = 3\n",
+        ": methods.ula_ebm: overrides a method not in suite.methods",
+    ),
+    "missing plugin": (
+        tiny_toml(extra='plugins = ["no_such_plugin_module_x"]'),
+        ": suite.plugins: cannot import 'no_such_plugin_module_x'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_configs_name_the_file_and_key(tmp_path, case):
+    text, fragment = BAD[case]
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_unreadable_file_is_named(tmp_path):
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match=f"^{missing}: cannot read: "):
+        load_config(missing)
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "benchmark" / "configs"
+
+
+@pytest.mark.parametrize("name", ["quick.toml", "paper.toml"])
+def test_shipped_profiles_are_valid_and_cover_every_method(name):
+    from benchmark.registry import METHODS
+
+    config = load_config(CONFIGS / name)
+    assert set(config.methods) == set(METHODS) and len(config.seeds) >= 3
+    assert {"four_modes", "eight_gaussians", "hd16"} <= {t.name for t in config.targets}
+
+
+def test_readme_example_config_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("<!-- BEGIN run -->")[1].split("<!-- END run -->")[0]
+    (example,) = re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
+    config = load_config(write(tmp_path, example))
+    assert [t.name for t in config.targets] == ["three_modes", "hd16_equal"]
+    assert config.n_draws == SUITE_DEFAULTS["n_draws"]
