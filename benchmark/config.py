@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .registry import closest, get_method, load_methods
+from .method import TrainParams
+from .registry import closest, get_method, load_methods, override
 from .targets import Target, make_target
 
 __all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config", "SUITE_DEFAULTS"]
@@ -209,11 +210,23 @@ def _targets(path: Path, raw: dict[str, Any]) -> list[TargetConfig]:
     return targets
 
 
+def _shared_defaults(path: Path, table: object) -> dict[str, Any]:
+    """`[defaults]`: overrides of the hyperparameters every method shares (`TrainParams`), applied
+    to all methods before their own `[methods.NAME]` table."""
+    _check(isinstance(table, dict), path, "defaults", "must be a table")
+    try:
+        override(TrainParams(), table, "defaults")
+    except ValueError as err:  # "defaults.key: message"
+        key, _, message = str(err).partition(": ")
+        raise ConfigError(path, key, message) from err
+    return dict(table)
+
+
 def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> SuiteConfig:
     """Read and validate a suite config; `extra_plugins` (from `--plugin`) join its plugins."""
     path = Path(path)
     raw = _read(path)
-    known = ["suite", "targets", "methods"]
+    known = ["suite", "targets", "defaults", "methods"]
     for key in raw:
         _check(key in known, path, key, f"unknown table{closest(key, known)}")
     suite = _suite(path, raw, list(extra_plugins or []))
@@ -228,6 +241,7 @@ def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> Sui
             specs[name] = get_method(name)
         except ValueError as err:
             raise ConfigError(path, "suite.methods", str(err)) from err
+    shared = _shared_defaults(path, raw.get("defaults", {}))
     overrides = raw.get("methods", {})
     _check(isinstance(overrides, dict), path, "methods", "must be a table of [methods.NAME]")
     for name in overrides:
@@ -242,7 +256,7 @@ def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> Sui
         table = overrides.get(name, {})
         _check(isinstance(table, dict), path, f"methods.{name}", "must be a table")
         try:
-            params[name] = dataclasses.asdict(spec.configure(table))
+            params[name] = dataclasses.asdict(spec.configure({**shared, **table}))
         except ValueError as err:  # "methods.NAME: param: rule" -> key "methods.NAME.param"
             text = str(err).replace(f"methods.{name}: ", f"methods.{name}.")
             key, _, message = text.partition(": ")

@@ -27,6 +27,7 @@ __all__ = [
     "get_method",
     "load_methods",
     "closest",
+    "override",
 ]
 
 ENTRY_POINT_GROUP = "ebm_bench.methods"
@@ -47,7 +48,7 @@ class MethodSpec:
     def configure(self, overrides: dict[str, Any], where: str = "") -> TrainParams:
         """The default hyperparameters with `overrides` applied; a bad key or value raises
         `ValueError` naming it (prefixed by `where`)."""
-        return _replace(self.params(), overrides, where or f"methods.{self.name}")
+        return override(self.params(), overrides, where or f"methods.{self.name}")
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -110,7 +111,9 @@ def load_methods(plugins: Iterable[str] = ()) -> dict[str, MethodSpec]:
 _loaded: set[str] = set()
 
 
-def _replace(params: TrainParams, overrides: dict[str, Any], where: str) -> TrainParams:
+def override(params: TrainParams, overrides: dict[str, Any], where: str) -> TrainParams:
+    """`params` with `overrides` applied, types checked; a bad key or value raises `ValueError`
+    "<where>.<key>: message"."""
     fields = {f.name: f for f in dataclasses.fields(params)}
     values = {}
     for key, value in overrides.items():

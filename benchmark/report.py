@@ -158,7 +158,7 @@ def _tables(
     tables["table3_mode_weight_mse"] = (_pivot(table, "method", "column"), long)
     long = stats(shown, list(_SUMMARY), ["target", "method"])
     wide = _pivot(long.assign(metric=long.metric.map(_SUMMARY)), ["target", "method"], "metric")
-    tables["summary"] = (wide.reset_index(), long)
+    tables["summary"] = (wide, long)
     return tables
 
 
@@ -173,6 +173,11 @@ _CAPTIONS = {
     "3 checkpoints, log-density error, R-hat, ESS per second, C2ST (0.5 = indistinguishable), "
     "training seconds and gradient evaluations.",
 }
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """A display table as Markdown, its row labels (method, or target and method) as columns."""
+    return table.reset_index().to_markdown(index=False)
 
 
 def _provenance(out: Path, records: list[Record]) -> list[str]:
@@ -217,7 +222,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     (out / "tables").mkdir(exist_ok=True)
     for name, (table, long) in tables.items():
         long.to_csv(out / "tables" / f"{name}.csv", index=False)
-        (out / "tables" / f"{name}.md").write_text(table.to_markdown() + "\n")
+        (out / "tables" / f"{name}.md").write_text(_markdown(table) + "\n")
     order = suite["suite"]["methods"]
     figures = make_figures(records, frame, order, out / "figures")
     counts = frame.status.value_counts()
@@ -235,7 +240,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         *_provenance(out, records),
     ]
     for name, (table, _) in tables.items():
-        lines += ["", f"## {name}", "", _CAPTIONS[name], "", table.to_markdown()]
+        lines += ["", f"## {name}", "", _CAPTIONS[name], "", _markdown(table)]
     failed = frame[frame.status != "ok"]
     if len(failed):
         lines += ["", "## Failed runs", ""]

@@ -198,3 +198,25 @@ def test_readme_example_config_is_valid(tmp_path):
     config = load_config(write(tmp_path, example))
     assert [t.name for t in config.targets] == ["three_modes", "hd16_equal"]
     assert config.n_draws == SUITE_DEFAULTS["n_draws"]
+
+
+def test_defaults_table_applies_shared_hyperparameters_to_every_method(tmp_path):
+    """`[defaults]` sets the shared (`TrainParams`) hyperparameters of all methods; a method's own
+    table still wins."""
+    extra = "[defaults]\nlr = 0.005\nbatch_size = 64\n"
+    text = tiny_toml(methods='["flowmc_ebm", "ula_ebm"]', extra="", flowmc_table=False)
+    text += extra + "\n[methods.ula_ebm]\nlr = 0.002\n"
+    config = load_config(write(tmp_path, text))
+    assert config.params["flowmc_ebm"]["lr"] == 0.005
+    assert config.params["flowmc_ebm"]["batch_size"] == 64
+    assert config.params["ula_ebm"]["lr"] == 0.002 and config.params["ula_ebm"]["batch_size"] == 64
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [("steps = 4", "defaults.steps"), ('lr = "fast"', "defaults.lr"), ("lr = -1.0", "defaults")],
+)
+def test_defaults_table_rejects_method_specific_or_bad_values(tmp_path, table, key):
+    text = tiny_toml(flowmc_table=False) + f"\n[defaults]\n{table}\n"
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'suite.toml'}: {key}: ")):
+        load_config(write(tmp_path, text))
