@@ -16,18 +16,18 @@ parameterisation x′ = x − h∇U + √(2h) ξ of every sampler here (no hidde
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from baselines.flowmc_ebm import make_flow
-from benchmark.flows import Flow
+from baselines.flowmc_ebm import FlowParams, make_flow
+from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
     FittedModel,
     Problem,
     Progress,
-    TrainParams,
     maximum_likelihood,
     require,
 )
@@ -38,25 +38,19 @@ __all__ = ["CoopFlowParams", "paper_step_size", "refine", "pretrain", "fit"]
 
 
 @dataclass(frozen=True)
-class CoopFlowParams(TrainParams):
-    """CoopFlow hyperparameters.
+class CoopFlowParams(FlowParams):
+    """CoopFlow hyperparameters (and those of `FlowParams`; `flow_lr` also pre-trains).
 
     Attributes:
         ula_steps: ULA refinement steps per iteration (paper: 256).
         step_size: ULA step size h (0: the paper's, 5e-4 in 2-D and 1e-4 above).
         pretrain_steps: Adam steps of maximum likelihood of the flow on the data before training
             (0: none, plain CoopFlow).
-        flow_lr: Adam learning rate of the flow (pre-training and training).
-        flow_couplings: Coupling layers (0: the paper's shape for the dimension).
-        flow_hidden: Hidden widths of each coupling (empty: the paper's shape).
     """
 
     ula_steps: int = 32
     step_size: float = 0.0
     pretrain_steps: int = 200
-    flow_lr: float = 1e-3
-    flow_couplings: int = 0
-    flow_hidden: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,7 +59,6 @@ class CoopFlowParams(TrainParams):
         require(
             self.pretrain_steps >= 0, "pretrain_steps", self.pretrain_steps, "must be non-negative"
         )
-        require(self.flow_lr > 0, "flow_lr", self.flow_lr, "must be positive")
 
 
 def paper_step_size(dim: int) -> float:
@@ -96,10 +89,7 @@ def pretrain(
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr)
     for _ in range(steps):
         index = torch.randint(len(data), (batch_size,), generator=generator, device=data.device)
-        loss = -flow.log_prob(data[index]).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        maximum_likelihood_step(flow, optimizer, data[index])
 
 
 @register_method(
@@ -124,12 +114,7 @@ def fit(
     def negatives(iteration: int) -> Tensor:
         return refine(sampler, flow, params.batch_size, params.ula_steps, generator)[1]
 
-    def fit_flow(x_neg: Tensor) -> None:
-        loss = -flow.log_prob(x_neg).mean()
-        flow_optimizer.zero_grad()
-        loss.backward()
-        flow_optimizer.step()
-
+    fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
     checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,

@@ -8,12 +8,13 @@ of a sweep); MALA's step size is adapted toward `target_accept` during training 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from benchmark.flows import Flow
+from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
     FittedModel,
     Problem,
@@ -25,12 +26,31 @@ from benchmark.method import (
 from benchmark.registry import register_method
 from benchmark.samplers import IMH, ISIR, MALA, FlowMC, Potential
 
-__all__ = ["FlowMCEBMParams", "build_flowmc", "fit"]
+__all__ = ["FlowParams", "FlowMCEBMParams", "make_flow", "build_flowmc", "fit"]
 
 
 @dataclass(frozen=True)
-class FlowMCEBMParams(TrainParams):
-    """flowMC-EBM hyperparameters.
+class FlowParams(TrainParams):
+    """Hyperparameters of the methods that pair the EBM with a RealNVP flow.
+
+    Attributes:
+        flow_lr: Adam learning rate of the flow.
+        flow_couplings: Coupling layers (0: the paper's shape for the dimension).
+        flow_hidden: Hidden widths of each coupling (empty: the paper's shape).
+    """
+
+    flow_lr: float = 1e-3
+    flow_couplings: int = 0
+    flow_hidden: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.flow_lr > 0, "flow_lr", self.flow_lr, "must be positive")
+
+
+@dataclass(frozen=True)
+class FlowMCEBMParams(FlowParams):
+    """flowMC-EBM hyperparameters (and those of `FlowParams`).
 
     Attributes:
         global_move: "isir" (default, pool `pool_size`) or "imh".
@@ -39,9 +59,6 @@ class FlowMCEBMParams(TrainParams):
         sweeps: flowMC sweeps (1 global + `local_steps` MALA) per training iteration.
         step_size: Initial MALA step size, adapted toward `target_accept` during training.
         target_accept: MALA acceptance aimed at.
-        flow_lr: Adam learning rate of the flow (maximum likelihood on the negatives).
-        flow_couplings: Coupling layers (0: the paper's shape for the dimension).
-        flow_hidden: Hidden widths of each coupling (empty: the paper's shape).
     """
 
     global_move: str = "isir"
@@ -50,9 +67,6 @@ class FlowMCEBMParams(TrainParams):
     sweeps: int = 2
     step_size: float = 0.01
     target_accept: float = 0.6
-    flow_lr: float = 1e-3
-    flow_couplings: int = 0
-    flow_hidden: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,10 +80,9 @@ class FlowMCEBMParams(TrainParams):
         require(
             0 < self.target_accept < 1, "target_accept", self.target_accept, "must be in (0, 1)"
         )
-        require(self.flow_lr > 0, "flow_lr", self.flow_lr, "must be positive")
 
 
-def make_flow(problem: Problem, params: FlowMCEBMParams) -> Flow:
+def make_flow(problem: Problem, params: FlowParams) -> Flow:
     """A flow at the identity whose base is the EBM's tilt ρ."""
     flow = Flow(
         problem.ebm.dim,
@@ -116,12 +129,7 @@ def fit(
         chains = state.x
         return chains
 
-    def fit_flow(x_neg: Tensor) -> None:
-        loss = -flow.log_prob(x_neg).mean()
-        flow_optimizer.zero_grad()
-        loss.backward()
-        flow_optimizer.step()
-
+    fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
     checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,

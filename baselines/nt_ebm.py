@@ -13,18 +13,18 @@ toward `target_accept` after every MALA step during training and frozen in the r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from baselines.flowmc_ebm import make_flow
-from benchmark.flows import Flow
+from baselines.flowmc_ebm import FlowParams, make_flow
+from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
     FittedModel,
     Problem,
     Progress,
-    TrainParams,
     maximum_likelihood,
     require,
 )
@@ -35,24 +35,18 @@ __all__ = ["NTEBMParams", "latent_mala", "fit"]
 
 
 @dataclass(frozen=True)
-class NTEBMParams(TrainParams):
-    """NT-EBM hyperparameters.
+class NTEBMParams(FlowParams):
+    """NT-EBM hyperparameters (and those of `FlowParams`).
 
     Attributes:
         mala_steps: Latent MALA steps per training iteration (paper: 128).
         step_size: Initial latent MALA step size, adapted toward `target_accept` in training.
         target_accept: MALA acceptance aimed at (paper: 0.75).
-        flow_lr: Adam learning rate of the flow (maximum likelihood on the negatives).
-        flow_couplings: Coupling layers (0: the paper's shape for the dimension).
-        flow_hidden: Hidden widths of each coupling (empty: the paper's shape).
     """
 
     mala_steps: int = 4
     step_size: float = 0.05
     target_accept: float = 0.75
-    flow_lr: float = 1e-3
-    flow_couplings: int = 0
-    flow_hidden: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,7 +55,6 @@ class NTEBMParams(TrainParams):
         require(
             0 < self.target_accept < 1, "target_accept", self.target_accept, "must be in (0, 1)"
         )
-        require(self.flow_lr > 0, "flow_lr", self.flow_lr, "must be positive")
 
 
 def latent_mala(
@@ -101,12 +94,7 @@ def fit(
     def negatives(iteration: int) -> Tensor:
         return latent_mala(sampler, flow, params.batch_size, params.mala_steps, generator)
 
-    def fit_flow(x_neg: Tensor) -> None:
-        loss = -flow.log_prob(x_neg).mean()
-        flow_optimizer.zero_grad()
-        loss.backward()
-        flow_optimizer.step()
-
+    fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
     checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,

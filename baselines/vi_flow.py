@@ -21,13 +21,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.flowmc_ebm import make_flow
+from baselines.flowmc_ebm import FlowParams, make_flow
 from benchmark.flows import Flow
 from benchmark.method import (
     FittedModel,
     Problem,
     Progress,
-    TrainParams,
     maximum_likelihood,
     require,
 )
@@ -38,15 +37,12 @@ __all__ = ["VIFlowParams", "reverse_kl_step", "flow_negatives", "fit"]
 
 
 @dataclass(frozen=True)
-class VIFlowParams(TrainParams):
-    """Reverse-KL flow hyperparameters.
+class VIFlowParams(FlowParams):
+    """Reverse-KL flow hyperparameters (and those of `FlowParams`).
 
     Attributes:
         reweight: Resample the negatives by self-normalised importance weights p̃_θ/λ.
         flow_steps: Reverse-KL Adam steps of the flow per training iteration.
-        flow_lr: Adam learning rate of the flow.
-        flow_couplings: Coupling layers (0: the paper's shape for the dimension).
-        flow_hidden: Hidden widths of each coupling (empty: the paper's shape).
         local_steps: MALA steps after each IMH move of the diagnostic sampler.
         step_size: Initial MALA step size of the diagnostic sampler.
         target_accept: MALA acceptance its step size is adapted toward.
@@ -55,9 +51,6 @@ class VIFlowParams(TrainParams):
 
     reweight: bool = False
     flow_steps: int = 1
-    flow_lr: float = 1e-3
-    flow_couplings: int = 0
-    flow_hidden: tuple[int, ...] = ()
     local_steps: int = 8
     step_size: float = 0.01
     target_accept: float = 0.6
@@ -66,7 +59,6 @@ class VIFlowParams(TrainParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.flow_steps >= 1, "flow_steps", self.flow_steps, "must be at least 1")
-        require(self.flow_lr > 0, "flow_lr", self.flow_lr, "must be positive")
         require(self.local_steps >= 1, "local_steps", self.local_steps, "must be at least 1")
         require(self.step_size > 0, "step_size", self.step_size, "must be positive")
         require(

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from zuko.distributions import DiagNormal
 from zuko.flows import UnconditionalDistribution
 
-__all__ = ["Flow", "default_flow_shape"]
+__all__ = ["Flow", "default_flow_shape", "maximum_likelihood_step"]
 
 
 def default_flow_shape(dim: int) -> tuple[int, tuple[int, ...]]:
@@ -95,3 +95,11 @@ class Flow(nn.Module):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Draws x ~ λ_α without gradients, (n, d)."""
         return self.sample_and_log_prob(n, generator)[0]
+
+
+def maximum_likelihood_step(flow: Flow, optimizer: torch.optim.Optimizer, x: Tensor) -> None:
+    """One optimizer step of maximum likelihood of the flow on x (n, d): minimise −mean log λ(x)."""
+    loss = -flow.log_prob(x.detach()).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()

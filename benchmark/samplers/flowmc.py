@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..flows import Flow
+from ..flows import Flow, maximum_likelihood_step
 from .base import Info, State
 from .independent import IMH, ISIR
 from .langevin import MALA
@@ -80,10 +80,7 @@ def fit_flow_to_chains(
     for i in range(sweeps):
         state, info = sampler.step(state, generator)
         sampler.adapt(info)
-        loss = -flow.log_prob(state.x).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        maximum_likelihood_step(flow, optimizer, state.x)
         if on_sweep is not None:
             on_sweep(i, state, info)
     return state
