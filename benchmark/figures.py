@@ -237,6 +237,7 @@ def error_vs_cost(frame: pd.DataFrame, palette: dict, out: Path) -> list[Figure]
             legend=ax is axes[-1],
         )
         ax.set(xscale="log", yscale="log", ylabel="mode-weight TV (EBM vs truth)")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowded labels
     if axes[-1].get_legend() is not None:
         sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1, 1), fontsize=8)
     name = _save(fig, out, "error_vs_cost.png")
