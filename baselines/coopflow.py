@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from baselines.flowmc_ebm import FlowParams, make_flow
+from baselines.ula_ebm import run_ula
 from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
     FittedModel,
@@ -71,10 +72,7 @@ def refine(
 ) -> tuple[Tensor, Tensor]:
     """`n` flow draws and the same after `steps` ULA steps, ((n, d), (n, d))."""
     proposals = flow.sample(n, generator)
-    state = sampler.init(proposals)
-    for _ in range(steps):
-        state, _ = sampler.step(state, generator)
-    return proposals, state.x
+    return proposals, run_ula(sampler, proposals, steps, generator)
 
 
 def pretrain(
