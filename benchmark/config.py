@@ -16,7 +16,14 @@ from .method import TrainParams
 from .registry import closest, get_method, load_methods, override
 from .targets import Target, make_target
 
-__all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config", "SUITE_DEFAULTS"]
+__all__ = [
+    "ConfigError",
+    "TargetConfig",
+    "SuiteConfig",
+    "load_config",
+    "energy_width",
+    "SUITE_DEFAULTS",
+]
 
 #: Optional `[suite]` keys and their defaults. `energy_hidden = 0`: 64 in 2-D, 128 above;
 #: the C2ST runs on targets of dimension ≤ `c2st_max_dim` only (its MLP is slow in high dimension).
@@ -33,6 +40,11 @@ SUITE_DEFAULTS: dict[str, Any] = {
 _REQUIRED = ("name", "seeds", "methods", "iterations")
 _SUITE_KEYS = (*_REQUIRED, *SUITE_DEFAULTS)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def energy_width(energy_hidden: int, dim: int) -> int:
+    """Width of the energy MLP: `energy_hidden`, or 0 for the default (64 in 2-D, 128 above)."""
+    return energy_hidden or (64 if dim == 2 else 128)
 
 
 class ConfigError(ValueError):
@@ -74,10 +86,6 @@ class SuiteConfig:
     energy_depth: int
     targets: list[TargetConfig]
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def hidden(self, dim: int) -> int:
-        """Width of the energy MLP for a target of dimension `dim`."""
-        return self.energy_hidden or (64 if dim == 2 else 128)
 
     def resolved(self) -> dict[str, Any]:
         """Everything that defines the suite's numbers, as plain JSON data (DIR/suite.json)."""

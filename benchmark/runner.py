@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import __version__
-from .config import ConfigError, SuiteConfig, TargetConfig
+from .config import ConfigError, SuiteConfig, TargetConfig, energy_width
 from .energy import MLPEnergy, TiltedEBM, base_std_from_data
 from .evaluate import EvalSettings, evaluate
 from .method import DivergenceError, Problem
@@ -108,9 +108,8 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     target = job.target.build()
     data = target.sample(suite["n_data"], torch.Generator(device).manual_seed(job.seed))
     dim = target.dim
-    hidden = suite["energy_hidden"] or (64 if dim == 2 else 128)
     torch.manual_seed(job.seed)
-    energy = MLPEnergy(dim, hidden, suite["energy_depth"])
+    energy = MLPEnergy(dim, energy_width(suite["energy_hidden"], dim), suite["energy_depth"])
     ebm = TiltedEBM(energy, dim, base_std_from_data(data)).to(device)
     spec = get_method(job.method)
     params = spec.configure(job.params)

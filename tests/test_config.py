@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.config import SUITE_DEFAULTS, ConfigError, load_config
+from benchmark.config import SUITE_DEFAULTS, ConfigError, energy_width, load_config
 from benchmark.registry import get_method
 
 
@@ -80,7 +80,8 @@ weights = [0.25, 0.25, 0.25, 0.25]
     assert [t.dim for t in built] == [2, 2, 16]
     assert torch.allclose(built[1].weights, torch.tensor([0.6, 0.3, 0.1]))
     assert torch.allclose(built[2].weights, torch.full((4,), 0.25))
-    assert config.hidden(2) == 64 and config.hidden(16) == 128
+    width = config.energy_hidden
+    assert energy_width(width, 2) == 64 and energy_width(width, 16) == 128
     expected = get_method("flowmc_ebm").configure({"batch_size": 32, "pool_size": 4})
     assert config.params["flowmc_ebm"]["batch_size"] == expected.batch_size == 32
     assert config.params["flowmc_ebm"]["lr"] == expected.lr  # a default, resolved
@@ -90,7 +91,8 @@ weights = [0.25, 0.25, 0.25, 0.25]
 
 def test_energy_hidden_overrides_the_width_for_every_dimension(tmp_path):
     config = load_config(write(tmp_path, tiny_toml(extra="energy_hidden = 32")))
-    assert config.hidden(2) == config.hidden(64) == 32
+    width = config.energy_hidden
+    assert energy_width(width, 2) == energy_width(width, 64) == 32
 
 
 def test_command_line_plugins_join_the_configs_without_duplicates(tmp_path):
