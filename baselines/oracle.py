@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Normal
 
 from baselines.flowmc_ebm import FlowMCEBMParams, build_flowmc, make_flow
-from benchmark.energy import TiltedEBM
+from benchmark.energy import TiltedEBM, log_isotropic_normal
 from benchmark.method import Checkpoint, FittedModel, Problem, Progress, checkpoint_iterations
 from benchmark.registry import register_method
 from benchmark.samplers import Info, Potential, State, fit_flow_to_chains
@@ -41,8 +40,7 @@ class TrueEnergy(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """E(x), (n, d) -> (n,)."""
-        log_base = Normal(0.0, self.base_std).log_prob(x).sum(-1)
-        return log_base - self.target.log_prob(x)
+        return log_isotropic_normal(x, self.base_std) - self.target.log_prob(x)
 
 
 @dataclass(frozen=True)

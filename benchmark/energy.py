@@ -7,7 +7,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLPEnergy", "TiltedEBM", "base_std_from_data"]
+__all__ = ["MLPEnergy", "TiltedEBM", "base_std_from_data", "log_isotropic_normal"]
+
+
+def log_isotropic_normal(x: Tensor, std: Tensor) -> Tensor:
+    """log N(x; 0, std² I), (n, d) -> (n,)."""
+    var = std**2
+    return -0.5 * (x**2).sum(-1) / var - 0.5 * x.shape[-1] * torch.log(2 * math.pi * var)
 
 
 class MLPEnergy(nn.Module):
@@ -51,8 +57,7 @@ class TiltedEBM(nn.Module):
 
     def log_base(self, x: Tensor) -> Tensor:
         """log ρ(x), (n, d) -> (n,), normalised."""
-        var = self.base_std**2
-        return -0.5 * (x**2).sum(-1) / var - 0.5 * self.dim * torch.log(2 * math.pi * var)
+        return log_isotropic_normal(x, self.base_std)
 
     def log_unnormalised(self, x: Tensor) -> Tensor:
         """log p̃_θ(x) = −E_θ(x) + log ρ(x), (n, d) -> (n,)."""
