@@ -22,8 +22,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.flowmc_ebm import FlowParams, make_flow
-from baselines.ula_ebm import run_ula
 from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
     FittedModel,
@@ -32,6 +30,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
+from benchmark.parts import FlowParams, make_flow, run_ula
 from benchmark.registry import register_method
 from benchmark.samplers import ULA, Potential
 

@@ -14,93 +14,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.flows import Flow, maximum_likelihood_step
-from benchmark.method import (
-    FittedModel,
-    Problem,
-    Progress,
-    TrainParams,
-    maximum_likelihood,
-    require,
-)
+from benchmark.flows import maximum_likelihood_step
+from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.parts import FlowMCParams, build_flowmc, make_flow, warm_up
 from benchmark.registry import register_method
-from benchmark.samplers import IMH, ISIR, MALA, FlowMC, Potential
+from benchmark.samplers import Potential
 
-__all__ = ["FlowParams", "FlowMCEBMParams", "make_flow", "build_flowmc", "fit"]
-
-
-@dataclass(frozen=True)
-class FlowParams(TrainParams):
-    """Hyperparameters of the methods that pair the EBM with a RealNVP flow.
-
-    Attributes:
-        flow_lr: Adam learning rate of the flow.
-        flow_couplings: Coupling layers (0: the paper's shape for the dimension).
-        flow_hidden: Hidden widths of each coupling (empty: the paper's shape).
-    """
-
-    flow_lr: float = 1e-3
-    flow_couplings: int = 0
-    flow_hidden: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(self.flow_lr > 0, "flow_lr", self.flow_lr, "must be positive")
+__all__ = ["FlowMCEBMParams", "fit"]
 
 
 @dataclass(frozen=True)
-class FlowMCEBMParams(FlowParams):
-    """flowMC-EBM hyperparameters (and those of `FlowParams`).
-
-    Attributes:
-        global_move: "isir" (default, pool `pool_size`) or "imh".
-        pool_size: i-SIR pool N (the current state and N−1 flow draws).
-        local_steps: MALA steps after each global move.
-        sweeps: flowMC sweeps (1 global + `local_steps` MALA) per training iteration.
-        step_size: Initial MALA step size, adapted toward `target_accept` during training.
-        target_accept: MALA acceptance aimed at.
-    """
-
-    global_move: str = "isir"
-    pool_size: int = 64
-    local_steps: int = 8
-    sweeps: int = 2
-    step_size: float = 0.01
-    target_accept: float = 0.6
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(
-            self.global_move in ("isir", "imh"), "global_move", self.global_move, "'isir' or 'imh'"
-        )
-        require(self.pool_size >= 2, "pool_size", self.pool_size, "must be at least 2")
-        require(self.local_steps >= 1, "local_steps", self.local_steps, "must be at least 1")
-        require(self.sweeps >= 1, "sweeps", self.sweeps, "must be at least 1")
-        require(self.step_size > 0, "step_size", self.step_size, "must be positive")
-        require(
-            0 < self.target_accept < 1, "target_accept", self.target_accept, "must be in (0, 1)"
-        )
-
-
-def make_flow(problem: Problem, params: FlowParams) -> Flow:
-    """A flow at the identity whose base is the EBM's tilt ρ."""
-    flow = Flow(
-        problem.ebm.dim,
-        float(problem.ebm.base_std),
-        params.flow_couplings or None,
-        params.flow_hidden or None,
-    )
-    return flow.to(problem.data.device)
-
-
-def build_flowmc(potential: Potential, flow: Flow, params: FlowMCEBMParams) -> FlowMC:
-    """1 global move + `local_steps` MALA steps per sweep."""
-    local = MALA(potential, params.step_size, params.target_accept)
-    if params.global_move == "isir":
-        global_move = ISIR(potential, flow, params.pool_size)
-    else:
-        global_move = IMH(potential, flow)
-    return FlowMC(local, global_move, [("global", 1), ("local", params.local_steps)])
+class FlowMCEBMParams(FlowMCParams):
+    """flowMC-EBM hyperparameters: the flow's (`FlowParams`) and flowMC's (`FlowMCParams`)."""
 
 
 @register_method(
@@ -122,11 +47,8 @@ def fit(
 
     def negatives(iteration: int) -> Tensor:
         nonlocal chains
-        state = sampler.init(chains)  # the EBM moved: refresh cached energies and gradients
-        for _ in range(params.sweeps):
-            state, info = sampler.step(state, generator)
-            sampler.adapt(info)
-        chains = state.x
+        # from a fresh state (the EBM moved: cached energies and gradients are stale)
+        chains = warm_up(sampler, chains, params.sweeps, generator).x
         return chains
 
     fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.flowmc_ebm import FlowParams, make_flow
 from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
     FittedModel,
@@ -28,6 +27,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
+from benchmark.parts import FlowParams, make_flow, warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import NeuralTransportMALA, Potential
 
@@ -63,16 +63,10 @@ def latent_mala(
     n: int,
     steps: int,
     generator: torch.Generator,
-    adapt: bool = True,
 ) -> Tensor:
     """`n` chains started from the flow, `steps` latent MALA steps (adapting the step size after
-    each one if `adapt`); returns their data-space positions, (n, d)."""
-    state = sampler.init(flow.sample(n, generator))
-    for _ in range(steps):
-        state, info = sampler.step(state, generator)
-        if adapt:
-            sampler.adapt(info)
-    return sampler.position(state)
+    each one); returns their data-space positions, (n, d)."""
+    return sampler.position(warm_up(sampler, flow.sample(n, generator), steps, generator))
 
 
 @register_method(

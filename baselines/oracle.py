@@ -2,7 +2,7 @@
 fitted to its own chains (no data). Its row shows what perfect training would score with that
 sampler, so it separates sampler error from training error (our addition, not from a paper).
 
-The sampler is flowMC-EBM's (`baselines.flowmc_ebm.build_flowmc`), run for as many sweeps as
+The sampler is flowMC-EBM's (`benchmark.parts.build_flowmc`), run for as many sweeps as
 flowMC-EBM would run in the same budget (`sweeps` per iteration) so that its cost is counted; the
 flow takes one maximum-likelihood step on the chains after each sweep (flowMC's training phase).
 `lr` and `energy_l2` are unused: nothing is trained but the flow.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from baselines.flowmc_ebm import FlowMCEBMParams, build_flowmc, make_flow
 from benchmark.energy import TiltedEBM, log_isotropic_normal
 from benchmark.method import Checkpoint, FittedModel, Problem, Progress, checkpoint_iterations
+from benchmark.parts import FlowMCParams, build_flowmc, make_flow
 from benchmark.registry import register_method
 from benchmark.samplers import Info, Potential, State, fit_flow_to_chains
 from benchmark.targets import Target
@@ -44,8 +44,8 @@ class TrueEnergy(nn.Module):
 
 
 @dataclass(frozen=True)
-class OracleParams(FlowMCEBMParams):
-    """The flowMC sampler's hyperparameters (`FlowMCEBMParams`); `batch_size` chains."""
+class OracleParams(FlowMCParams):
+    """The flowMC sampler's hyperparameters (`FlowMCParams`); `batch_size` chains."""
 
 
 @register_method(

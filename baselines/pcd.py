@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.ula_ebm import LangevinParams, Noise, langevin_step_size, make_noise, run_ula
 from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood, require
+from benchmark.parts import LangevinParams, Noise, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
 from benchmark.samplers import ULA, Potential
 

@@ -3,7 +3,7 @@ from K ULA steps started afresh from noise every iteration — no persistent cha
 
 Departures from the paper: ULA uses the proper parameterisation x′ = x − h∇U + √(2h)ξ on
 U = E_θ − log ρ (the paper's code drops the h factor and so learns a tempered energy); the step size
-and K default to the ULA-EBM settings (`baselines.ula_ebm.LangevinParams`) so the two baselines
+and K default to the ULA-EBM settings (`benchmark.parts.LangevinParams`) so the two baselines
 differ only in persistence.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.ula_ebm import LangevinParams, langevin_step_size, make_noise, run_ula
 from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
 from benchmark.samplers import ULA, Potential
 

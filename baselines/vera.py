@@ -38,6 +38,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
+from benchmark.parts import warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import MALA, Potential
 
@@ -241,10 +242,7 @@ def fit(
         problem, params, generator, progress, lambda iteration: draw(), fit_generator
     )
     sampler = MALA(potential, params.step_size, params.target_accept)
-    state = sampler.init(draw())
-    for _ in range(params.mala_warmup):
-        state, info = sampler.step(state, generator)
-        sampler.adapt(info)
+    warm_up(sampler, draw(), params.mala_warmup, generator)
     return FittedModel(
         ebm=ebm,
         negatives=checkpoints[-1].negatives,  # the last checkpoint is the last iteration

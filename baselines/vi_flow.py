@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.flowmc_ebm import FlowParams, make_flow
 from benchmark.flows import Flow
 from benchmark.method import (
     FittedModel,
@@ -30,6 +29,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
+from benchmark.parts import FlowParams, make_flow, warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import IMH, MALA, FlowMC, Potential
 
@@ -125,10 +125,7 @@ def fit(
     checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     local = MALA(potential, params.step_size, params.target_accept)
     sampler = FlowMC(local, IMH(potential, flow), [("global", 1), ("local", params.local_steps)])
-    state = sampler.init(flow.sample(params.batch_size, generator))
-    for _ in range(params.mala_warmup):
-        state, info = sampler.step(state, generator)
-        sampler.adapt(info)
+    warm_up(sampler, flow.sample(params.batch_size, generator), params.mala_warmup, generator)
     return FittedModel(
         ebm=ebm,
         negatives=checkpoints[-1].negatives,  # the last checkpoint is the last iteration

@@ -56,7 +56,7 @@ def _list(plugins: list[str]) -> None:
 def _check_device(device: str) -> None:
     import torch
 
-    from .config import ConfigError
+    from .errors import ConfigError
 
     try:
         kind = torch.device(device).type
@@ -69,7 +69,8 @@ def _check_device(device: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    from .config import ConfigError, load_config
+    from .config import load_config
+    from .errors import ConfigError
 
     try:
         if args.command == "list":
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. a full disk while writing the report
+        print(f"error: {err.filename or 'output'}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

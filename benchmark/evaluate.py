@@ -35,26 +35,15 @@ from .metrics import (
     weight_tv,
 )
 from .samplers import Info, sample_chains
+from .settings import SuiteSettings
 from .targets import Target
 
-__all__ = ["EvalSettings", "Evaluation", "evaluate", "weight_errors", "density_grid"]
+__all__ = ["Evaluation", "evaluate", "weight_errors", "density_grid"]
 
 _PREFIXES = 8  # R-hat vs wall-clock: the draws are run in this many timed segments
 _DENSITY_GRID = 64  # resolution of the stored 2-D density (for the figures)
 _CHECKPOINT_GRID = 128  # cheaper quadrature for the checkpoints' weights
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """How much work the diagnostics do: chains × draws of the method's sampler, the number of
-    exact target draws (log-density error) and the per-side sample size of the C2ST."""
-
-    n_chains: int = 128
-    n_draws: int = 200
-    n_exact: int = 10_000
-    n_c2st: int = 1000
-    c2st_max_dim: int = 64
 
 
 @dataclass
@@ -121,7 +110,7 @@ def _mean_acceptance(infos: list[Info], kind: str) -> float:
 
 
 def _mixing(
-    fitted: FittedModel, target: Target, settings: EvalSettings, generator: torch.Generator
+    fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
 ) -> tuple[dict[str, float], dict[str, Any], Tensor]:
     """Fresh chains of the method's sampler: R-hat, ESS, switches, acceptance, cost, and R-hat on
     growing prefixes against wall-clock. Returns metrics, the R-hat curve, draws (c, n, d)."""
@@ -173,7 +162,7 @@ def _mixing(
 
 
 def evaluate(
-    fitted: FittedModel, target: Target, settings: EvalSettings, generator: torch.Generator
+    fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
 ) -> Evaluation:
     """All metrics of one fitted method; `generator` (on the EBM's device) drives every draw."""
     ebm = fitted.ebm
@@ -193,7 +182,7 @@ def evaluate(
         "grad_evals": float(train_grad),
         "energy_evals": float(train_energy),
     }
-    exact = target.sample(settings.n_exact, generator)
+    exact = target.sample(settings.n_data, generator)
     metrics["logdens_err"] = log_density_error(ebm.log_unnormalised, found.log_z, target, exact)
     mixing, rhat_curve, draws = _mixing(fitted, target, settings, generator)
     metrics.update(mixing)

@@ -45,8 +45,8 @@ def _ok(records: list[Record]) -> list[Record]:
 
 
 def _target_info(record: Record) -> tuple[tuple[float, float], Any]:
-    cfg = dict(record["config"]["target"])
-    target = make_target(cfg.pop("kind"), name=cfg.pop("name"), **cfg)
+    cfg = record["config"]["target"]
+    target = make_target(cfg["kind"], name=cfg["name"], **cfg["params"])
     return target.bounds, target
 
 

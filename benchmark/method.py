@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .energy import TiltedEBM
+from .errors import ParamError
 from .samplers import EvalCounter, Sampler
 from .targets import Target
 
@@ -56,9 +57,9 @@ class TrainParams:
 
 
 def require(ok: bool, name: str, value: object, rule: str) -> None:
-    """Raise `ValueError("name: rule, got value")` unless `ok` (for hyperparameter checks)."""
+    """Raise `ParamError(name, "rule, got value")` unless `ok` (for hyperparameter checks)."""
     if not ok:
-        raise ValueError(f"{name}: {rule}, got {value!r}")
+        raise ParamError(name, f"{rule}, got {value!r}")
 
 
 @dataclass

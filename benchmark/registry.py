@@ -1,22 +1,23 @@
 """The registry of training methods: `@register_method` fills it; the CLI and the runner read it.
 
-Methods outside this repository register themselves when their module is imported: by name
-(`--plugin MODULE`, or `plugins = [...]` in a config) or through the entry-point group
-`ebm_bench.methods` of an installed package.
+Every method registers itself when its module is imported. Modules are found through the
+entry-point group `ebm_bench.methods` — this package's own `baselines` are one such entry, an
+installed plugin package adds its own — or named directly (`--plugin MODULE`, `plugins = [...]`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from .errors import ParamError, closest
 from .method import FittedModel, Problem, Progress, TrainParams
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "register_method",
     "get_method",
     "load_methods",
-    "closest",
     "override",
 ]
 
@@ -45,10 +45,10 @@ class MethodSpec:
     test_config: TrainParams
     fit: Fit
 
-    def configure(self, overrides: dict[str, Any], where: str = "") -> TrainParams:
+    def configure(self, overrides: dict[str, Any]) -> TrainParams:
         """The default hyperparameters with `overrides` applied; a bad key or value raises
-        `ValueError` naming it (prefixed by `where`)."""
-        return override(self.params(), overrides, where or f"methods.{self.name}")
+        `ParamError` naming it."""
+        return override(self.params(), overrides)
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -57,13 +57,17 @@ METHODS: dict[str, MethodSpec] = {}
 def register_method(
     name: str, *, display: str, params: type[TrainParams], test_config: TrainParams
 ) -> Callable[[Fit], Fit]:
-    """Decorator for a method's `fit` function: registers it under `name` (once)."""
+    """Decorator for a method's `fit` function: registers it under `name` (once); code and
+    display names are both unique, since tables show display names."""
 
     def decorate(fit: Fit) -> Fit:
         if name in METHODS:
             raise ValueError(
                 f"method {name!r} is already registered (by {METHODS[name].fit.__module__})"
             )
+        same = [spec.name for spec in METHODS.values() if spec.display == display]
+        if same:
+            raise ValueError(f"method {name!r}: display name {display!r} is taken by {same[0]!r}")
         if not (dataclasses.is_dataclass(params) and issubclass(params, TrainParams)):
             raise TypeError(f"method {name!r}: params must be a dataclass extending TrainParams")
         METHODS[name] = MethodSpec(name, display, params, test_config, fit)
@@ -72,73 +76,78 @@ def register_method(
     return decorate
 
 
-def closest(name: str, choices: Iterable[str]) -> str:
-    """' (did you mean X?)' for the closest choice, or ''."""
-    match = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
 def get_method(name: str) -> MethodSpec:
-    """The registered method `name`; unknown names raise `ValueError` listing the known ones."""
+    """The registered method `name`; unknown names raise `ParamError` listing the known ones."""
     if name not in METHODS:
-        raise ValueError(
+        raise ParamError(
+            "",
             f"unknown method {name!r}{closest(name, METHODS)}; "
-            f"registered: {', '.join(sorted(METHODS))}"
+            f"registered: {', '.join(sorted(METHODS)) or 'none (is the package installed?)'}",
         )
     return METHODS[name]
 
 
+def _import(module: str, load: Callable[[], object]) -> None:
+    if module in _loaded:
+        return
+    try:
+        load()
+    except Exception as err:  # a user's module: report it in one line, whatever went wrong
+        raise ParamError("", f"cannot import {module!r}: {type(err).__name__}: {err}") from err
+    _loaded.add(module)
+
+
 def load_methods(plugins: Iterable[str] = ()) -> dict[str, MethodSpec]:
-    """Import the built-in baselines, the entry-point group and the `plugins` modules."""
-    importlib.import_module("baselines")
+    """Import every module of the entry-point group, then the `plugins` modules; a module that
+    cannot be imported raises `ParamError` naming it."""
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.module not in _loaded:
-            _loaded.add(entry.module)
-            entry.load()
+        _import(entry.module, entry.load)
     for module in plugins:
-        if module in _loaded:
-            continue
-        try:
-            importlib.import_module(module)
-        except Exception as err:  # a user's module: report it in one line, whatever went wrong
-            raise ValueError(
-                f"plugins: cannot import {module!r}: {type(err).__name__}: {err}"
-            ) from err
-        _loaded.add(module)
+        _import(module, lambda module=module: importlib.import_module(module))
     return METHODS
 
 
 _loaded: set[str] = set()
 
 
-def override(params: TrainParams, overrides: dict[str, Any], where: str) -> TrainParams:
-    """`params` with `overrides` applied, types checked; a bad key or value raises `ValueError`
-    "<where>.<key>: message"."""
-    fields = {f.name: f for f in dataclasses.fields(params)}
+def _convert(value: Any, hint: Any) -> tuple[bool, Any]:
+    """(whether `value` fits the annotation `hint`, the value converted: int → float, list →
+    tuple)."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return value in typing.get_args(hint), value
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        ok = isinstance(value, list | tuple) and all(_convert(v, item)[0] for v in value)
+        return ok, tuple(value) if ok else value
+    if hint is bool or isinstance(value, bool):
+        return hint is bool and isinstance(value, bool), value
+    if hint is float:
+        return isinstance(value, int | float), float(value) if isinstance(value, int) else value
+    return isinstance(value, hint), value
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_describe(typing.get_args(hint)[0])}"
+    return getattr(hint, "__name__", str(hint))
+
+
+def override(params: TrainParams, overrides: dict[str, Any]) -> TrainParams:
+    """`params` with `overrides` applied, types checked against the annotations; a bad key or
+    value raises `ParamError` naming the key."""
+    hints = typing.get_type_hints(type(params))
+    fields = {f.name for f in dataclasses.fields(params)}
     values = {}
     for key, value in overrides.items():
         if key not in fields:
-            raise ValueError(
-                f"{where}.{key}: unknown hyperparameter{closest(key, fields)}; "
-                f"known: {', '.join(sorted(fields))}"
+            raise ParamError(
+                key,
+                f"unknown hyperparameter{closest(key, fields)}; known: {', '.join(sorted(fields))}",
             )
-        default = getattr(params, key)
-        if isinstance(default, bool) or isinstance(value, bool):
-            ok = isinstance(default, bool) and isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int)
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float))
-            value = float(value) if ok else value
-        elif isinstance(default, tuple):
-            ok = isinstance(value, (list, tuple))
-            value = tuple(value) if ok else value
-        else:
-            ok = isinstance(value, type(default))
+        ok, values[key] = _convert(value, hints[key])
         if not ok:
-            raise ValueError(f"{where}.{key}: expected {type(default).__name__}, got {value!r}")
-        values[key] = value
-    try:
-        return dataclasses.replace(params, **values)
-    except ValueError as err:
-        raise ValueError(f"{where}: {err}") from err
+            raise ParamError(key, f"expected {_describe(hints[key])}, got {value!r}")
+    return dataclasses.replace(params, **values)

@@ -4,18 +4,19 @@ missing are counted in every cell they belong to, never dropped silently."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .errors import ConfigError, ParamError
 from .figures import make_figures
-from .registry import load_methods
-from .runner import read_suite, run_id
+from .registry import METHODS, load_methods
+from .store import Record, load_records, read_suite, run_id
 
-__all__ = ["RESULT_COLUMNS", "load_records", "runs_frame", "weights_frame", "stats", "build_report"]
+__all__ = ["RESULT_COLUMNS", "runs_frame", "weights_frame", "stats", "build_report"]
 
 #: The first columns of results.csv (every other metric follows).
 RESULT_COLUMNS = [
@@ -41,26 +42,6 @@ _SUMMARY = {
     "grad_evals": "grad evals",
 }
 
-Record = dict[str, Any]
-
-
-def load_records(out: Path, suite: dict[str, Any]) -> list[Record]:
-    """Every expected run's record; a run with no record becomes a `missing` stub."""
-    records = []
-    for target in suite["targets"]:
-        for method in suite["suite"]["methods"]:
-            for seed in suite["suite"]["seeds"]:
-                path = out / "runs" / f"{run_id(target['name'], method, seed)}.json"
-                if path.exists():
-                    records.append(json.loads(path.read_text()))
-                else:
-                    records.append(
-                        {"target": target["name"], "method": method, "display": method,
-                         "seed": seed, "status": "missing", "error": "no record"}
-                    )  # fmt: skip
-    return records
-
-
 def runs_frame(records: list[Record]) -> pd.DataFrame:
     """One row per run: RESULT_COLUMNS, then the other metrics, then the error message."""
     rows = [
@@ -75,7 +56,7 @@ def runs_frame(records: list[Record]) -> pd.DataFrame:
         for r in records
     ]
     frame = pd.DataFrame(rows)
-    for column in RESULT_COLUMNS:
+    for column in [*RESULT_COLUMNS, *_VIEWS, *_SUMMARY]:  # present even when no run finished
         if column not in frame:
             frame[column] = np.nan
     rest = [c for c in frame.columns if c not in RESULT_COLUMNS and c != "error"]
@@ -209,15 +190,17 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     out = Path(out)
     suite = read_suite(out)
     if suite is None:
-        from .config import ConfigError
-
         raise ConfigError(out, "", "holds no suite.json (run a suite into it first)")
-    load_methods([*suite["suite"]["plugins"], *(plugins or [])])
-    records = load_records(out, suite)
+    with contextlib.suppress(ParamError):  # a plugin not importable here: its records name it
+        load_methods([*suite["suite"]["plugins"], *(plugins or [])])
+    registered = {name: spec.display for name, spec in METHODS.items()}
+    records = load_records(out, suite, registered)
+    names = {r["method"]: r["display"] for r in records if "config" in r} | registered
+    for record in records:  # one display name per method, stubs included
+        record["display"] = names.get(record["method"], record["method"])
     frame = runs_frame(records)
     frame.to_csv(out / "results.csv", index=False)
     weights_frame(records).to_csv(out / "weights.csv", index=False)
-    names = {r["method"]: r["display"] for r in records}
     tables = _tables(frame, names)
     (out / "tables").mkdir(exist_ok=True)
     for name, (table, long) in tables.items():

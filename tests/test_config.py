@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.config import SUITE_DEFAULTS, ConfigError, energy_width, load_config
+from benchmark.config import ConfigError, load_config
 from benchmark.registry import get_method
+from benchmark.settings import SuiteSettings
 
 
 def tiny_toml(
@@ -73,15 +74,15 @@ target = "hd16"
 weights = [0.25, 0.25, 0.25, 0.25]
 """
     config = load_config(write(tmp_path, tiny_toml(seeds="[0, 1, 2]", targets=targets)))
-    assert config.name == "tiny" and config.seeds == [0, 1, 2] and config.iterations == 3
-    assert config.n_data == 200 and config.energy_depth == SUITE_DEFAULTS["energy_depth"]
+    settings = config.settings
+    assert settings.name == "tiny" and settings.seeds == (0, 1, 2) and settings.iterations == 3
+    assert settings.n_data == 200 and settings.energy_depth == SuiteSettings().energy_depth
     assert [t.name for t in config.targets] == ["four_modes", "three_modes", "hd16_equal"]
     built = [t.build() for t in config.targets]
     assert [t.dim for t in built] == [2, 2, 16]
     assert torch.allclose(built[1].weights, torch.tensor([0.6, 0.3, 0.1]))
     assert torch.allclose(built[2].weights, torch.full((4,), 0.25))
-    width = config.energy_hidden
-    assert energy_width(width, 2) == 64 and energy_width(width, 16) == 128
+    assert settings.energy_width(2) == 64 and settings.energy_width(16) == 128
     expected = get_method("flowmc_ebm").configure({"batch_size": 32, "pool_size": 4})
     assert config.params["flowmc_ebm"]["batch_size"] == expected.batch_size == 32
     assert config.params["flowmc_ebm"]["lr"] == expected.lr  # a default, resolved
@@ -91,16 +92,16 @@ weights = [0.25, 0.25, 0.25, 0.25]
 
 def test_energy_hidden_overrides_the_width_for_every_dimension(tmp_path):
     config = load_config(write(tmp_path, tiny_toml(extra="energy_hidden = 32")))
-    width = config.energy_hidden
-    assert energy_width(width, 2) == energy_width(width, 64) == 32
+    assert config.settings.energy_width(2) == config.settings.energy_width(64) == 32
 
 
 def test_command_line_plugins_join_the_configs_without_duplicates(tmp_path):
     config = load_config(write(tmp_path, tiny_toml()), ["json", "json"])
-    assert config.plugins == ["json"]
+    assert config.settings.plugins == ("json",)
 
 
 FOUR = '[[targets]]\ntarget = "four_modes"\n'
+GENERATED = '[[targets]]\nfamily = "gmm"\ndim = 4\nn_modes = 2\nseparation = 3.0\n'
 
 #: (config text, expected "<key>: <message>" fragment after the file name)
 BAD = {
@@ -108,8 +109,8 @@ BAD = {
     "no suite": (FOUR, ": suite: missing table [suite]"),
     "unknown suite key": (tiny_toml(extra="iteration = 3"), ": suite.iteration: unknown key"),
     "missing key": (tiny_toml().replace("iterations = 3", ""), ": suite.iterations: missing"),
-    "bad seeds": (tiny_toml(seeds='["a"]'), ": suite.seeds: must be a non-empty list"),
-    "duplicate seeds": (tiny_toml(seeds="[1, 1]"), ": suite.seeds: must be a non-empty list"),
+    "bad seeds": (tiny_toml(seeds='["a"]'), ": suite.seeds: must be a list of integers"),
+    "duplicate seeds": (tiny_toml(seeds="[1, 1]"), ": suite.seeds: must be distinct"),
     "few draws": (tiny_toml().replace("n_draws = 8", "n_draws = 3"), ": suite.n_draws: "),
     "unknown method": (
         tiny_toml(methods='["flowmc_ebn"]'),
@@ -126,6 +127,10 @@ BAD = {
     "bad weights": (
         tiny_toml(targets=FOUR + '[[targets]]\ntarget = "four_modes"\nname = "w"\nweights = [1]'),
         ": targets[1].weights: expected 4 values",
+    ),
+    "bad value inside a generated target": (
+        tiny_toml(targets=GENERATED + 'seed = "abc"\n'),
+        ": targets[0].seed: must be an integer, got 'abc'",
     ),
     "unknown target parameter": (
         tiny_toml(targets='[[targets]]\ntarget = "rings"\nradius = [1.0]\n'),
@@ -150,7 +155,7 @@ BAD = {
     ),
     "wrong hyperparameter type": (
         tiny_toml() + "global_move = 3\n",
-        ": methods.flowmc_ebm.global_move: expected str",
+        ": methods.flowmc_ebm.global_move: expected one of 'isir', 'imh', got 3",
     ),
     "override of an unlisted method": (
         tiny_toml() + "[methods.ula_ebm]\nsteps = 3\n",
@@ -189,7 +194,7 @@ def test_shipped_profiles_are_valid_and_cover_every_method(name):
     from benchmark.registry import METHODS
 
     config = load_config(CONFIGS / name)
-    assert set(config.methods) == set(METHODS) and len(config.seeds) >= 3
+    assert set(config.settings.methods) == set(METHODS) and len(config.settings.seeds) >= 3
     assert {"four_modes", "eight_gaussians", "hd16"} <= {t.name for t in config.targets}
 
 
@@ -199,7 +204,7 @@ def test_readme_example_config_is_valid(tmp_path):
     (example,) = re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
     config = load_config(write(tmp_path, example))
     assert [t.name for t in config.targets] == ["three_modes", "hd16_equal"]
-    assert config.n_draws == SUITE_DEFAULTS["n_draws"]
+    assert config.settings.n_draws == SuiteSettings().n_draws
 
 
 def test_defaults_table_applies_shared_hyperparameters_to_every_method(tmp_path):
@@ -216,7 +221,7 @@ def test_defaults_table_applies_shared_hyperparameters_to_every_method(tmp_path)
 
 @pytest.mark.parametrize(
     ("table", "key"),
-    [("steps = 4", "defaults.steps"), ('lr = "fast"', "defaults.lr"), ("lr = -1.0", "defaults")],
+    [("steps = 4", "defaults.steps"), ('lr = "fast"', "defaults.lr"), ("lr = -1.0", "defaults.lr")],
 )
 def test_defaults_table_rejects_method_specific_or_bad_values(tmp_path, table, key):
     text = tiny_toml(flowmc_table=False) + f"\n[defaults]\n{table}\n"

@@ -11,10 +11,11 @@ import torch
 from baselines.oracle import OracleParams
 from baselines.pcd import buffer_starts
 from baselines.short_run import ShortRunParams
-from baselines.ula_ebm import LangevinParams, ULAEBMParams, langevin_step_size, make_noise
+from baselines.ula_ebm import ULAEBMParams
 from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.method import FittedModel, Problem
 from benchmark.metrics import grid_weights
+from benchmark.parts import LangevinParams, langevin_step_size, make_noise
 from benchmark.registry import get_method, load_methods
 from benchmark.targets import make_target
 

@@ -20,11 +20,12 @@ from test_config import tiny_toml, write
 from benchmark import registry
 from benchmark.config import load_config
 from benchmark.energy import MLPEnergy, TiltedEBM
-from benchmark.evaluate import EvalSettings, evaluate
+from benchmark.evaluate import evaluate
 from benchmark.method import FittedModel, Problem, TrainParams
 from benchmark.registry import METHODS, load_methods, register_method
 from benchmark.runner import execute, make_jobs, run_job, run_suite, stable_seed
 from benchmark.samplers import MALA, Potential
+from benchmark.settings import SuiteSettings
 from benchmark.targets import make_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_evaluate_known_answers_for_a_flat_energy():
     # (½, ½) up to grid symmetry, so with target weights (0.2, 0.8) the TV is 0.3 (the region
     # masses differ from the nominal weights by the overlap Φ(−1.5/√0.1) ≈ 1e-6) and the MSE 0.09.
     fitted, target = flat_ebm_fit([0.2, 0.8])
-    settings = EvalSettings(n_chains=64, n_draws=16, n_exact=2000, c2st_max_dim=0)
+    settings = SuiteSettings(n_chains=64, n_draws=16, n_data=2000, c2st_max_dim=0)
     result = evaluate(fitted, target, settings, torch.Generator().manual_seed(0))
     m = result.metrics
     # float32 sums over the 512² grid: rounding error ≈ √(2¹⁸) · 6e-8 ≈ 3e-5
@@ -89,7 +90,7 @@ def test_log_density_error_is_zero_when_the_ebm_is_the_target():
     # A one-mode target N(0, I) equals ρ with E ≡ 0: the only error is log Z from the grid.
     fitted, _ = flat_ebm_fit([0.5, 0.5])
     target = make_target("gmm", name="one", means=[[0.0, 0.0]], variances=1.0)
-    settings = EvalSettings(n_chains=64, n_draws=8, n_exact=2000, c2st_max_dim=0)
+    settings = SuiteSettings(n_chains=64, n_draws=8, n_data=2000, c2st_max_dim=0)
     m = evaluate(fitted, target, settings, torch.Generator().manual_seed(0)).metrics
     # the ±5 box misses ≈ 1.2e-6 of the mass: (log Z)² ≈ 1.5e-12
     assert m["logdens_err"] < 1e-9
@@ -165,7 +166,7 @@ from benchmark.method import DivergenceError, TrainParams
 from benchmark.registry import register_method
 
 
-@register_method("{name}", display="Diverges", params=TrainParams, test_config=TrainParams())
+@register_method("{name}", display="Diverges {name}", params=TrainParams, test_config=TrainParams())
 def fit(problem, params, generator, progress):
     progress(1)
     raise DivergenceError("non-finite energies at iteration 1")

@@ -10,12 +10,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import ParamError, closest
 from .base import RegionWeights, Target
 from .gmm import GaussianMixture, generated_gmm, gmm, paper_hd
 from .rings import Rings, rings
@@ -68,33 +68,31 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _closest(name: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
 def make_target(family: str, name: str | None = None, **params: Any) -> Target:
     """Build a target from a family (`gmm`, `paper_hd`, `rings`) or a preset name; for a preset,
-    `params` override its parameters. Bad names or parameters raise `ValueError`."""
+    `params` override its parameters. Bad names or parameters raise `ParamError` naming the
+    parameter ("family" for an unknown family or preset, "" for a missing argument)."""
     if family in PRESETS and family not in FAMILIES:
         base_family, base_params = PRESETS[family]
         return make_target(base_family, name=name or family, **{**base_params, **params})
     if family not in FAMILIES:
         known = sorted(FAMILIES) + sorted(PRESETS)
-        raise ValueError(
-            f"target: unknown family or preset {family!r}{_closest(family, known)}; "
-            f"known: {', '.join(known)}"
+        raise ParamError(
+            "family",
+            f"unknown family or preset {family!r}{closest(family, known)}; "
+            f"known: {', '.join(known)}",
         )
     build = FAMILIES[family]
     if family != "gmm":
         allowed = set(inspect.signature(build).parameters) - {"name"}
         unknown = sorted(set(params) - allowed)
         if unknown:
-            raise ValueError(
-                f"{unknown[0]}: not a parameter of {family!r} "
-                f"(parameters: {', '.join(sorted(allowed))})"
+            raise ParamError(
+                unknown[0],
+                f"not a parameter of {family!r}{closest(unknown[0], allowed)} "
+                f"(parameters: {', '.join(sorted(allowed))})",
             )
     try:
         return build(name or family, **params)
-    except TypeError as err:
-        raise ValueError(f"target {family!r}: {err}") from err
+    except TypeError as err:  # a missing or unexpected argument of the family's function
+        raise ParamError("", f"{family!r}: {err}") from err

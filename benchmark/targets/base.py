@@ -8,7 +8,9 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-__all__ = ["Target", "RegionWeights", "check_weights", "check_positive"]
+from ..errors import ParamError
+
+__all__ = ["Target", "RegionWeights", "check_weights", "check_positive", "check_integer"]
 
 
 class RegionWeights(NamedTuple):
@@ -45,16 +47,27 @@ def check_weights(weights: Sequence[float] | Tensor, n_modes: int) -> Tensor:
     """Validate mixture weights: positive, one per mode, summing to 1 within 1e-6."""
     w = torch.as_tensor(weights, dtype=torch.float64)
     if w.ndim != 1 or len(w) != n_modes:
-        raise ValueError(f"weights: expected {n_modes} values, got {list(w.reshape(-1).tolist())}")
+        raise ParamError(
+            "weights", f"expected {n_modes} values, got {list(w.reshape(-1).tolist())}"
+        )
     if not bool((w > 0).all()):
-        raise ValueError(f"weights: every weight must be positive, got {w.tolist()}")
+        raise ParamError("weights", f"every weight must be positive, got {w.tolist()}")
     if abs(float(w.sum()) - 1.0) > 1e-6:
-        raise ValueError(f"weights: must sum to 1 (within 1e-6), got sum {float(w.sum())!r}")
+        raise ParamError("weights", f"must sum to 1 (within 1e-6), got sum {float(w.sum())!r}")
     return w
 
 
 def check_positive(name: str, value: float) -> float:
     """Validate a strictly positive finite scalar."""
     if not (isinstance(value, (int, float)) and value > 0 and value < float("inf")):
-        raise ValueError(f"{name}: must be a positive number, got {value!r}")
+        raise ParamError(name, f"must be a positive number, got {value!r}")
     return float(value)
+
+
+def check_integer(name: str, value: object, low: int | None = None) -> int:
+    """Validate an integer (not a bool), at least `low` when given."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok or (low is not None and value < low):
+        rule = "an integer" if low is None else f"an integer ≥ {low}"
+        raise ParamError(name, f"must be {rule}, got {value!r}")
+    return value

@@ -9,7 +9,8 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
-from .base import RegionWeights, check_positive, check_weights
+from ..errors import ParamError
+from .base import RegionWeights, check_integer, check_positive, check_weights
 
 __all__ = ["GaussianMixture", "gmm", "generated_gmm", "paper_hd"]
 
@@ -106,29 +107,29 @@ def gmm(
     try:
         mu = torch.tensor(means, dtype=torch.float64)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"means: must be a list of equal-length lists, got {means!r}") from err
+        raise ParamError("means", f"must be a list of equal-length lists, got {means!r}") from err
     if mu.ndim != 2 or mu.shape[0] < 1 or mu.shape[1] < 1:
-        raise ValueError(f"means: must be a non-empty list of points, got {means!r}")
+        raise ParamError("means", f"must be a non-empty list of points, got {means!r}")
     n_modes, dim = mu.shape
     w = check_weights([1 / n_modes] * n_modes if weights is None else weights, n_modes)
     try:
         v = torch.as_tensor(variances, dtype=torch.float64)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"variances: not a number or list of numbers: {variances!r}") from err
+        raise ParamError("variances", f"not a number or list of numbers: {variances!r}") from err
     if v.ndim == 0:
         v = v.expand(n_modes)
     if v.ndim == 1:
         if len(v) != n_modes:
-            raise ValueError(f"variances: expected {n_modes} values, got {v.tolist()}")
+            raise ParamError("variances", f"expected {n_modes} values, got {v.tolist()}")
         v = v[:, None].expand(n_modes, dim)
     if v.shape != (n_modes, dim):
-        raise ValueError(
-            f"variances: expected shape ({n_modes},) or ({n_modes}, {dim}), got {tuple(v.shape)}"
+        raise ParamError(
+            "variances", f"expected shape ({n_modes},) or ({n_modes}, {dim}), got {tuple(v.shape)}"
         )
     if not bool((v > 0).all()) or not bool(torch.isfinite(v).all()):
-        raise ValueError(f"variances: must all be positive, got {v.tolist()}")
+        raise ParamError("variances", f"must all be positive, got {v.tolist()}")
     if not bool(torch.isfinite(mu).all()):
-        raise ValueError(f"means: must be finite, got {means!r}")
+        raise ParamError("means", f"must be finite, got {means!r}")
     return GaussianMixture(name, mu, w, v.clone())
 
 
@@ -144,13 +145,13 @@ def generated_gmm(
     """K equidistant modes: μ_k = separation/√2 · q_k with q_k orthonormal (a random rotation
     drawn from `seed`), so every pair of means is `separation` apart; isotropic `variance`.
     The nearest-mean mis-assignment between two modes is Φ(−separation / (2√variance))."""
-    if not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"dim: must be a positive integer, got {dim!r}")
-    if not isinstance(n_modes, int) or not 1 <= n_modes <= dim:
-        raise ValueError(f"n_modes: must be an integer in [1, dim={dim}], got {n_modes!r}")
+    check_integer("dim", dim, 1)
+    check_integer("seed", seed)
+    if not isinstance(n_modes, int) or isinstance(n_modes, bool) or not 1 <= n_modes <= dim:
+        raise ParamError("n_modes", f"must be an integer in [1, dim={dim}], got {n_modes!r}")
     check_positive("separation", separation)
     check_positive("variance", variance)
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))
     means = separation / math.sqrt(2) * q.T[:n_modes]
     return gmm(name, means.tolist(), weights, [variance] * n_modes)
@@ -161,8 +162,7 @@ def paper_hd(
 ) -> GaussianMixture:
     """The paper's 4 modes N(μ_i, I_d): μ1 = a·1, μ2 = a·(−1 on the first half, +1 on the rest),
     μ3 = −μ2, μ4 = −μ1. Neighbours are a√(2d) apart: mis-assignment Φ(−a√(d/2))."""
-    if not isinstance(dim, int) or dim < 2:
-        raise ValueError(f"dim: must be an integer ≥ 2, got {dim!r}")
+    check_integer("dim", dim, 2)
     check_positive("a", a)
     mu1 = torch.full((dim,), float(a), dtype=torch.float64)
     mu2 = mu1.clone()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..errors import ParamError
 from .base import RegionWeights, check_positive, check_weights
 
 __all__ = ["Rings", "rings"]
@@ -83,6 +84,6 @@ def rings(
     """Rings at the given radii (increasing, positive) with radial std `std`."""
     r = torch.as_tensor(radii, dtype=torch.float64)
     if r.ndim != 1 or len(r) < 1 or not bool((r > 0).all()) or not bool((r.diff() > 0).all()):
-        raise ValueError(f"radii: must be positive and increasing, got {list(radii)!r}")
+        raise ParamError("radii", f"must be positive and increasing, got {list(radii)!r}")
     w = check_weights([1 / len(r)] * len(r) if weights is None else weights, len(r))
     return Rings(name, r, w, check_positive("std", std))

@@ -1,0 +1,210 @@
+"""The output directory DIR of a suite, the one place that reads and writes it.
+
+DIR holds `suite.json` (the resolved suite it belongs to), `runs/<run_id>.json` (one `Record` per
+run), `provenance.json` and the report. Every file is written atomically (a temporary file, then a
+rename), so an interrupt, a full disk or a killed worker never leaves a half-written record; a run
+holds `DIR/.lock` so that two runs never write into one DIR at once. Problems a user must fix raise
+`ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from .errors import ConfigError
+
+__all__ = [
+    "Record",
+    "Status",
+    "run_id",
+    "json_ready",
+    "write_json",
+    "read_suite",
+    "claim",
+    "is_finished",
+    "load_records",
+]
+
+Status = Literal["ok", "failed", "missing"]
+
+
+class Record(TypedDict, total=False):
+    """One run's record, `runs/<run_id>.json` (JSON: non-finite numbers are stored as null).
+
+    `config` is the resolved suite, target and method settings; `metrics` the scalar metrics,
+    `weights` per-mode weights, `curves` the curves the figures draw; `error` (and `traceback`)
+    say why a run failed.
+    """
+
+    run_id: str
+    target: str
+    method: str
+    display: str
+    seed: int
+    status: Status
+    error: str | None
+    traceback: str
+    config: dict[str, Any]
+    versions: dict[str, str]
+    device: str
+    finished: str
+    dim: int
+    metrics: dict[str, float | None]
+    weights: dict[str, list[float]]
+    curves: dict[str, Any]
+
+
+_LOCK = ".lock"
+
+
+def run_id(target: str, method: str, seed: int) -> str:
+    """The record's file stem.
+
+    Example:
+        >>> run_id("four_modes", "ula_ebm", 0)
+        'four_modes__ula_ebm__seed0'
+    """
+    return f"{target}__{method}__seed{seed}"
+
+
+def json_ready(value: Any) -> Any:
+    """Non-finite floats become null (strict JSON); tuples become lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over `path`.
+    A failed write (e.g. a full disk) leaves `path` as it was and raises `ConfigError`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            json.dump(json_ready(value), f, indent=1, sort_keys=True, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(path, "", f"cannot write: {err.strerror or err}") from err
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ConfigError(path, "", f"unreadable: {getattr(err, 'strerror', None) or err}") from err
+
+
+def read_suite(out: Path) -> dict[str, Any] | None:
+    """DIR/suite.json, or None when DIR does not exist or is empty; a file, a foreign folder or a
+    broken suite.json raises `ConfigError`."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(out, "--out", "is a file, not a directory")
+    path = out / "suite.json"
+    if not path.exists():
+        if out.exists() and any(p.name != _LOCK for p in out.iterdir()):
+            raise ConfigError(out, "--out", "not empty and holds no suite.json; use another DIR")
+        return None
+    suite = _read_json(path)
+    if not (isinstance(suite, dict) and {"suite", "targets", "methods"} <= set(suite)):
+        raise ConfigError(path, "", "not a suite written by this benchmark")
+    return suite
+
+
+def _first_difference(a: Any, b: Any, key: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+    return key or "suite"
+
+
+@contextlib.contextmanager
+def claim(out: Path, resolved: dict[str, Any]) -> Iterator[None]:
+    """Hold DIR for one run of the suite `resolved`: create it (with runs/), lock it, and write
+    suite.json if it is new. Raises `ConfigError` when DIR cannot be created, is in use by
+    another run, or holds another suite (nothing is changed then)."""
+    read_suite(out)  # a file or a foreign folder: refuse before creating anything
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        lock = open(out / _LOCK, "a+")  # noqa: SIM115 (held until the context ends)
+    except OSError as err:
+        raise ConfigError(out, "--out", f"cannot create: {err.strerror or err}") from err
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise ConfigError(
+                out, "--out", f"in use by another run ({holder}); wait for it or use another DIR"
+            ) from err
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        found = read_suite(out) if (out / "suite.json").exists() else None
+        expected = json.loads(json.dumps(json_ready(resolved)))
+        if found is None:
+            write_json(out / "suite.json", resolved)
+        elif found != expected:
+            raise ConfigError(
+                out / "suite.json",
+                _first_difference(found, expected),
+                "this directory holds a different suite; use another --out (nothing was changed)",
+            )
+        yield
+
+
+def is_finished(path: Path) -> bool:
+    """Whether `path` holds a successful run's record."""
+    try:
+        return json.loads(path.read_text()).get("status") == "ok"
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def load_records(out: Path, suite: dict[str, Any], display: Mapping[str, str]) -> list[Record]:
+    """Every expected run's record, in the suite's order (target, method, seed). A run with no
+    record becomes a `missing` stub, an unreadable record a `failed` stub naming the problem;
+    `display` maps method code names to display names for the stubs."""
+    records: list[Record] = []
+    for target in suite["targets"]:
+        for method in suite["suite"]["methods"]:
+            for seed in suite["suite"]["seeds"]:
+                rid = run_id(target["name"], method, seed)
+                path = out / "runs" / f"{rid}.json"
+                stub: Record = {
+                    "run_id": rid,
+                    "target": target["name"],
+                    "method": method,
+                    "display": display.get(method, method),
+                    "seed": seed,
+                    "status": "missing",
+                    "error": "no record",
+                }
+                if not path.exists():
+                    records.append(stub)
+                    continue
+                try:
+                    record = _read_json(path)
+                except ConfigError as err:
+                    records.append({**stub, "status": "failed", "error": err.message})
+                    continue
+                if not (isinstance(record, dict) and record.get("status") in ("ok", "failed")):
+                    record = {**stub, "status": "failed", "error": "not a run record"}
+                records.append(record)
+    return records
