@@ -218,6 +218,14 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         "Cells: mean ± std over seeds of the runs that finished; failed or missing runs are "
         "counted in brackets. Per-run numbers: `results.csv`, `weights.csv`, `runs/`.",
         "",
+    ]
+    if not (frame.status == "ok").any():
+        lines += [
+            "**No run finished successfully**: every cell below is empty; each run's reason is "
+            "listed under *Failed runs*.",
+            "",
+        ]
+    lines += [
         "## Provenance",
         "",
         *_provenance(out, records),

@@ -115,13 +115,20 @@ def read_suite(out: Path) -> dict[str, Any] | None:
         raise ConfigError(out, "--out", "is a file, not a directory")
     path = out / "suite.json"
     if not path.exists():
-        if out.exists() and any(p.name != _LOCK for p in out.iterdir()):
+        if out.exists() and not _blank(out):
             raise ConfigError(out, "--out", "not empty and holds no suite.json; use another DIR")
         return None
     suite = _read_json(path)
     if not (isinstance(suite, dict) and {"suite", "targets", "methods"} <= set(suite)):
         raise ConfigError(path, "", "not a suite written by this benchmark")
     return suite
+
+
+def _blank(out: Path) -> bool:
+    """Whether DIR holds nothing but what an interrupted start leaves (the lock, an empty runs/)."""
+    runs = out / "runs"
+    leftovers = {p.name for p in out.iterdir()} <= {_LOCK, "runs"}
+    return leftovers and (not runs.exists() or not any(runs.iterdir()))
 
 
 def _first_difference(a: Any, b: Any, key: str = "") -> str:
@@ -139,7 +146,7 @@ def claim(out: Path, resolved: dict[str, Any]) -> Iterator[None]:
     another run, or holds another suite (nothing is changed then)."""
     read_suite(out)  # a file or a foreign folder: refuse before creating anything
     try:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         lock = open(out / _LOCK, "a+")  # noqa: SIM115 (held until the context ends)
     except OSError as err:
         raise ConfigError(out, "--out", f"cannot create: {err.strerror or err}") from err
@@ -156,6 +163,7 @@ def claim(out: Path, resolved: dict[str, Any]) -> Iterator[None]:
         lock.truncate()
         lock.write(f"pid {os.getpid()}\n")
         lock.flush()
+        (out / "runs").mkdir(exist_ok=True)
         found = read_suite(out) if (out / "suite.json").exists() else None
         expected = json.loads(json.dumps(json_ready(resolved)))
         if found is None:
