@@ -40,17 +40,17 @@ def clean_registry():
     registry._loaded.update(loaded)
 
 
-def tiny_problem() -> Problem:
-    """two_modes with 500 data points and a fresh default-width EBM (E ≡ 0)."""
+def tiny_problem(device: torch.device) -> Problem:
+    """two_modes with 500 data points and a fresh default-width EBM (E ≡ 0), on `device`."""
     target = make_target("two_modes")
-    data = target.sample(500, torch.Generator().manual_seed(0))
-    energy = MLPEnergy(target.dim)
-    return Problem(
-        data, TiltedEBM(energy, target.dim, base_std_from_data(data)), ITERATIONS, target
-    )
+    data = target.sample(500, torch.Generator().manual_seed(0)).to(device)
+    ebm = TiltedEBM(MLPEnergy(target.dim), target.dim, base_std_from_data(data)).to(device)
+    return Problem(data, ebm, ITERATIONS, target)
 
 
-def run(spec: MethodSpec, seed: int) -> tuple[Problem, FittedModel, list[int]]:
+def run(
+    spec: MethodSpec, seed: int, device: torch.device
+) -> tuple[Problem, FittedModel, list[int]]:
     """The method's test config on `tiny_problem`, seeded as the runner does: the global RNG
     (parameter initialisation, the EBM's and any network the method builds) by
     `torch.manual_seed(seed)`, the method's randomness by its generator. Returns the problem,
@@ -58,17 +58,17 @@ def run(spec: MethodSpec, seed: int) -> tuple[Problem, FittedModel, list[int]]:
     calls: list[int] = []
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        problem = tiny_problem()
-        generator = torch.Generator().manual_seed(seed + 1)
+        problem = tiny_problem(device)
+        generator = torch.Generator(device).manual_seed(seed + 1)
         fitted = spec.fit(copy.deepcopy(problem), spec.test_config, generator, calls.append)
     return problem, fitted, calls
 
 
-def check_contract(spec: MethodSpec) -> None:
+def check_contract(spec: MethodSpec, device: torch.device) -> None:
     """What the runner relies on: shapes, finiteness, checkpoints, counts, progress, and that the
     same seed gives the same output (so no global RNG)."""
     assert isinstance(spec.test_config, spec.params)
-    problem, fitted, calls = run(spec, seed=0)
+    problem, fitted, calls = run(spec, 0, device)
     d = problem.ebm.dim
     assert isinstance(fitted, FittedModel)
     assert calls == list(range(1, ITERATIONS + 1))
@@ -79,11 +79,12 @@ def check_contract(spec: MethodSpec) -> None:
     for name in ("negatives", "initial", "start"):
         x = getattr(fitted, name)
         assert x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] == d, name
-        assert x.dtype == torch.float32, name
+        assert x.dtype == torch.float32 and x.device.type == device.type, name
         assert torch.isfinite(x).all(), name
 
     state = fitted.sampler.init(fitted.start)
-    _, draws, infos = sample_chains(fitted.sampler, state, 4, torch.Generator().manual_seed(2))
+    generator = torch.Generator(device).manual_seed(2)
+    _, draws, infos = sample_chains(fitted.sampler, state, 4, generator)
     assert draws.shape == (fitted.start.shape[0], 4, d)
     assert torch.isfinite(draws).all()
     assert len(infos) == 4
@@ -98,7 +99,7 @@ def check_contract(spec: MethodSpec) -> None:
         assert torch.isfinite(checkpoint.negatives).all()
     assert fitted.counter.energy > 0
 
-    _, again, _ = run(spec, seed=0)
+    _, again, _ = run(spec, 0, device)
     assert torch.equal(again.negatives, fitted.negatives)
     state_a, state_b = fitted.ebm.energy.state_dict(), again.ebm.energy.state_dict()
     assert state_a.keys() == state_b.keys()
@@ -107,8 +108,8 @@ def check_contract(spec: MethodSpec) -> None:
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
-def test_every_method_keeps_the_contract(name):
-    check_contract(get_method(name))
+def test_every_method_keeps_the_contract(name, device):
+    check_contract(get_method(name), device)
 
 
 def test_the_mcmc_baselines_and_oracle_are_registered():
@@ -234,7 +235,7 @@ def readme_example() -> str:
     return blocks[0]
 
 
-def test_readme_example_plugin_keeps_the_contract(clean_registry, tmp_path, monkeypatch):
+def test_readme_example_plugin_keeps_the_contract(clean_registry, tmp_path, monkeypatch, device):
     code = readme_example()
     assert len(code.splitlines()) < 40
     (tmp_path / "my_method.py").write_text(code)
@@ -243,7 +244,7 @@ def test_readme_example_plugin_keeps_the_contract(clean_registry, tmp_path, monk
     load_methods(plugins=["my_method"])
     added = set(METHODS) - before
     assert len(added) == 1
-    check_contract(METHODS[added.pop()])
+    check_contract(METHODS[added.pop()], device)
 
 
 def test_readme_example_config_is_valid(clean_registry, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import numpy as np
 from torch import Tensor
@@ -32,7 +33,7 @@ def rhat(draws: Tensor, *, chains: int) -> float:
     return float(np.max(az.rhat(_dataset(draws, chains), method="rank")["x"].values))
 
 
-def ess(draws: Tensor, *, chains: int, kind: str = "bulk") -> float:
+def ess(draws: Tensor, *, chains: int, kind: Literal["bulk", "tail"] = "bulk") -> float:
     """Bulk or tail effective sample size, min over dimensions."""
     if kind not in ("bulk", "tail"):
         raise ValueError(f"kind: 'bulk' or 'tail', got {kind!r}")
