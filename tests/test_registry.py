@@ -146,6 +146,15 @@ def test_registering_a_name_twice_fails(clean_registry, dummy_fit):
         )
 
 
+def test_a_display_name_is_taken_once(clean_registry, dummy_fit):
+    """Tables group runs by display name: two methods sharing one would be merged."""
+    with pytest.raises(ValueError, match="display name 'ULA-EBM' is taken by 'ula_ebm'"):
+        register_method(
+            "ula_copy", display="ULA-EBM", params=TrainParams, test_config=TrainParams()
+        )(dummy_fit)
+    assert "ula_copy" not in METHODS
+
+
 def test_params_must_extend_train_params(clean_registry, dummy_fit):
     with pytest.raises(TypeError, match="extending TrainParams"):
         register_method("bad", display="Bad", params=dict, test_config=TrainParams())(dummy_fit)
