@@ -37,7 +37,7 @@ def _exact_moments(name):
     return mean, second - torch.outer(mean, mean)
 
 
-@pytest.mark.parametrize("name", [*TWO_D, "hd16"])
+@pytest.mark.parametrize("name", [*TWO_D, "hd16", "gmm40_unequal"])
 def test_sample_moments(name, generator):
     target = make_target(name)
     n = 2**17
@@ -140,6 +140,11 @@ def test_rings_region_weights_match_sampling(generator):
         ("rings", {"radii": [2.0, 1.0]}, "radii"),
         ("four_modes", {"variances": [0.05, 0.05, 0.05, -0.05]}, "variances"),
         ("rings_typo", {}, "rings_typo"),
+        ("mog", {"dim": 2, "n_modes": 3, "imbalance": 0.5}, "imbalance"),
+        ("mog", {"dim": 2, "n_modes": 3, "variances": [2.0, 1.0]}, "variances"),
+        ("mog", {"dim": 2, "n_modes": 3, "layout": "ring"}, "layout"),
+        ("mog", {"dim": 2, "n_modes": 30, "box": 1.0, "min_separation": 1.0}, "min_separation"),
+        ("mog", {"dim": 2, "n_modes": 3, "seed": "abc"}, "seed"),
     ],
 )
 def test_invalid_parameters_raise_naming_them(family, params, named):
@@ -161,3 +166,45 @@ def test_generated_gmm_pairwise_distances_equal_separation():
     # bounds each component's leak into any single other region.
     p_pair = norm.cdf(-3.0 / 2)
     assert 0 < target.overlap < (5 - 1) * p_pair
+
+
+def test_mog_box_layout_keeps_the_box_the_separation_and_the_imbalance():
+    target = make_target("mog", dim=3, n_modes=12, box=5.0, min_separation=2.0, imbalance=8.0)
+    assert target.means.abs().max() <= 5.0
+    distances = torch.cdist(target.means.double(), target.means.double())
+    assert distances[~torch.eye(12, dtype=torch.bool)].min() >= 2.0 - 1e-6
+    w = target.weights.double()
+    assert abs(float(w.sum()) - 1) < 1e-6 and abs(float(w.max() / w.min()) - 8.0) < 1e-4
+    ratios = w.sort().values.diff() / w.sort().values[:-1]  # a geometric progression
+    torch.testing.assert_close(ratios, torch.full_like(ratios, 8.0 ** (1 / 11) - 1))
+
+
+def test_mog_grid_layout_uses_distinct_grid_nodes_and_log_uniform_variances():
+    target = make_target("mog", dim=2, n_modes=7, layout="grid", box=3.0, variances=[0.1, 0.5])
+    nodes = torch.linspace(-3.0, 3.0, 3)  # 3 × 3 ≥ 7 nodes
+    on_grid = (target.means[:, :, None] - nodes).abs().min(-1).values
+    assert (on_grid < 1e-6).all() and len(torch.unique(target.means, dim=0)) == 7
+    assert target.variances.min() >= 0.1 and target.variances.max() <= 0.5
+    assert len(torch.unique(target.variances)) > 1  # per component and dimension
+
+
+def test_mog_is_reproducible_from_its_seed():
+    a, b = make_target("mog32"), make_target("mog32")
+    assert torch.equal(a.means, b.means) and torch.equal(a.weights, b.weights)
+    assert not torch.equal(a.means, make_target("mog32", seed=1).means)
+
+
+def test_field_presets_have_the_stated_shape_and_exact_region_weights():
+    gmm40 = make_target("gmm40")
+    assert (gmm40.dim, gmm40.n_modes) == (2, 40) and gmm40.means.abs().max() <= 40
+    assert torch.allclose(gmm40.weights, torch.full((40,), 1 / 40))
+    unequal = make_target("gmm40_unequal")
+    assert torch.equal(unequal.means, gmm40.means)  # the same modes, reweighted
+    assert abs(float(unequal.weights.max() / unequal.weights.min()) - 10) < 1e-4
+    mog32 = make_target("mog32")
+    assert (mog32.dim, mog32.n_modes) == (32, 10)
+    # Well separated in d = 32 (overlap 0 to Monte Carlo precision): the region masses are the
+    # nominal weights within their standard errors.
+    weights, stderr = mog32.region_weights()
+    assert mog32.overlap < 1e-4
+    assert ((weights - mog32.weights).abs() <= 4 * stderr + 1e-6).all()

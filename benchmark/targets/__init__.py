@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import ParamError, closest
 from .base import RegionWeights, Target
 from .gmm import GaussianMixture, generated_gmm, gmm, paper_hd
+from .mog import mog
 from .rings import Rings, rings
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
 FAMILIES: dict[str, Callable[..., Target]] = {
     "gmm": lambda name, **p: gmm(name, **p) if "means" in p else generated_gmm(name, **p),
     "paper_hd": paper_hd,
+    "mog": mog,
     "rings": rings,
 }
 
@@ -65,12 +67,20 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "hd16": ("paper_hd", {"dim": 16, "a": 0.5919, "weights": _UNEQUAL}),
     "hd32": ("paper_hd", {"dim": 32, "a": 0.5919, "weights": _UNEQUAL}),
     "hd64": ("paper_hd", {"dim": 64, "a": 0.5919, "weights": _UNEQUAL}),
+    # SPEC §6: FAB's GMM-40 (equal weights as in the original; `imbalance` unbalances it) and a
+    # Beyond-ELBOs-style mixture in d = 32 with a 10:1 weight imbalance
+    "gmm40": ("mog", {"dim": 2, "n_modes": 40, "box": 40.0, "variances": 1.0}),
+    "gmm40_unequal": ("mog", {"dim": 2, "n_modes": 40, "box": 40.0, "imbalance": 10.0}),
+    "mog32": (
+        "mog",
+        {"dim": 32, "n_modes": 10, "box": 10.0, "variances": [0.3, 1.0], "imbalance": 10.0},
+    ),
 }
 
 
 def make_target(family: str, name: str | None = None, **params: Any) -> Target:
-    """Build a target from a family (`gmm`, `paper_hd`, `rings`) or a preset name; for a preset,
-    `params` override its parameters. Bad names or parameters raise `ParamError` naming the
+    """Build a target from a family (`gmm`, `paper_hd`, `mog`, `rings`) or a preset name; for a
+    preset, `params` override its parameters. Bad names or parameters raise `ParamError` naming the
     parameter ("family" for an unknown family or preset, "" for a missing argument)."""
     if family in PRESETS and family not in FAMILIES:
         base_family, base_params = PRESETS[family]
