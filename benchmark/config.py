@@ -14,9 +14,10 @@ from typing import Any
 
 from .errors import ConfigError, ParamError, closest
 from .method import TrainParams
-from .registry import get_method, load_methods, override
+from .registry import get_method, load_methods
 from .settings import SuiteSettings
 from .targets import Target, make_target
+from .variants import Variant, expand
 
 __all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config"]
 
@@ -25,11 +26,14 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 @dataclass(frozen=True)
 class TargetConfig:
-    """One `[[targets]]` entry: a family or preset (`kind`), its parameters, a unique name."""
+    """One `[[targets]]` entry: a family or preset (`kind`), its parameters, a unique name, and
+    the method settings that hold on this target only (`defaults`, `methods.NAME` tables)."""
 
     name: str
     kind: str
     params: dict[str, Any]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def build(self) -> Target:
         """The target (parameters were checked when the config was loaded)."""
@@ -37,24 +41,25 @@ class TargetConfig:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data, as stored in DIR/suite.json and every record."""
-        return {"name": self.name, "kind": self.kind, "params": self.params}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """A validated suite: its settings, the targets, each method's resolved hyperparameters."""
+    """A validated suite: its settings, the targets, and per target the variants of each method
+    (one per point of its hyperparameter grid, with every hyperparameter resolved)."""
 
     path: Path
     settings: SuiteSettings
     targets: list[TargetConfig]
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variants: dict[str, list[Variant]]
 
     def resolved(self) -> dict[str, Any]:
         """Everything that defines the suite's numbers, as plain JSON data (DIR/suite.json)."""
         return {
             "suite": self.settings.to_json(),
             "targets": [t.to_json() for t in self.targets],
-            "methods": self.params,
+            "variants": {t: [v.to_json() for v in vs] for t, vs in self.variants.items()},
         }
 
 
@@ -104,54 +109,80 @@ def _targets(path: Path, raw: dict[str, Any]) -> list[TargetConfig]:
             f"{key}.name",
             f"must be letters, digits, '_', '.' or '-', got {name!r}",
         )
-        params = {k: v for k, v in entry.items() if k not in ("family", "target", "name")}
+        special = ("family", "target", "name", "defaults", "methods")
+        params = {k: v for k, v in entry.items() if k not in special}
         try:
             make_target(kind, name=name, **params)
         except ParamError as err:
             where = f"{key}.{given[0]}" if err.key == "family" else err.within(key).key
             raise ConfigError(path, where, err.message) from err
-        targets.append(TargetConfig(name, kind, params))
+        defaults, methods = entry.get("defaults", {}), entry.get("methods", {})
+        _check(isinstance(defaults, dict), path, f"{key}.defaults", "must be a table")
+        _check(isinstance(methods, dict), path, f"{key}.methods", "must be a table of methods")
+        targets.append(TargetConfig(name, kind, params, defaults, methods))
     names = [t.name for t in targets]
     for i, name in enumerate(names):
         _check(names.index(name) == i, path, f"targets[{i}].name", f"duplicate name {name!r}")
     return targets
 
 
-def _method_params(
-    path: Path, raw: dict[str, Any], methods: tuple[str, ...]
-) -> dict[str, dict[str, Any]]:
-    """Each method's hyperparameters: its defaults, then `[defaults]` (the hyperparameters every
-    method shares, `TrainParams`), then its own `[methods.NAME]` table."""
+def _shared_keys(path: Path, where: str, table: object) -> dict[str, Any]:
+    """A `defaults` table: only the hyperparameters every method shares (`TrainParams`)."""
+    _check(isinstance(table, dict), path, where, "must be a table")
+    shared = {f.name for f in dataclasses.fields(TrainParams)}
+    for key in table:
+        _check(
+            key in shared,
+            path,
+            f"{where}.{key}",
+            f"not a shared hyperparameter{closest(key, shared)} "
+            f"(shared: {', '.join(sorted(shared))}); set it in a methods table",
+        )
+    return table
+
+
+def _method_tables(path: Path, where: str, tables: object, methods: tuple[str, ...]) -> dict:
+    _check(isinstance(tables, dict), path, where, "must be a table of [methods.NAME]")
+    for name, table in tables.items():
+        _check(
+            name in methods,
+            path,
+            f"{where}.{name}",
+            f"overrides a method not in suite.methods{closest(name, methods)}",
+        )
+        _check(isinstance(table, dict), path, f"{where}.{name}", "must be a table")
+    return tables
+
+
+def _variants(
+    path: Path, raw: dict[str, Any], methods: tuple[str, ...], targets: list[TargetConfig]
+) -> dict[str, list[Variant]]:
+    """Per target, each method's variants (see `benchmark.variants`)."""
     specs = {}
     for name in methods:
         try:
             specs[name] = get_method(name)
         except ParamError as err:
             raise ConfigError(path, "suite.methods", err.message) from err
-    shared = raw.get("defaults", {})
-    _check(isinstance(shared, dict), path, "defaults", "must be a table")
-    try:
-        override(TrainParams(), shared)
-    except ParamError as err:
-        raise ConfigError(path, err.within("defaults").key, err.message) from err
-    tables = raw.get("methods", {})
-    _check(isinstance(tables, dict), path, "methods", "must be a table of [methods.NAME]")
-    for name in tables:
-        _check(
-            name in methods,
-            path,
-            f"methods.{name}",
-            f"overrides a method not in suite.methods{closest(name, methods)}",
-        )
-    params = {}
-    for name, spec in specs.items():
-        table = tables.get(name, {})
-        _check(isinstance(table, dict), path, f"methods.{name}", "must be a table")
-        try:
-            params[name] = dataclasses.asdict(spec.configure({**shared, **table}))
-        except ParamError as err:
-            raise ConfigError(path, err.within(f"methods.{name}").key, err.message) from err
-    return params
+    shared = _shared_keys(path, "defaults", raw.get("defaults", {}))
+    tables = _method_tables(path, "methods", raw.get("methods", {}), methods)
+    variants = {}
+    for i, target in enumerate(targets):
+        own = _shared_keys(path, f"targets[{i}].defaults", target.defaults)
+        own_tables = _method_tables(path, f"targets[{i}].methods", target.methods, methods)
+        variants[target.name] = []
+        for name, spec in specs.items():
+            layers = [
+                ("defaults", shared),
+                (f"methods.{name}", tables.get(name, {})),
+                (f"targets[{i}].defaults", own),
+                (f"targets[{i}].methods.{name}", own_tables.get(name, {})),
+            ]
+            try:
+                variants[target.name] += expand(spec, layers)
+            except ParamError as err:
+                raise ConfigError(path, err.key, err.message) from err
+    return variants
 
 
 def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> SuiteConfig:
@@ -167,5 +198,4 @@ def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> Sui
     except ParamError as err:
         raise ConfigError(path, "suite.plugins", err.message) from err
     targets = _targets(path, raw)
-    params = _method_params(path, raw, settings.methods)
-    return SuiteConfig(path, settings, targets, params)
+    return SuiteConfig(path, settings, targets, _variants(path, raw, settings.methods, targets))

@@ -15,12 +15,13 @@ from .errors import ConfigError, ParamError
 from .figures import make_figures
 from .registry import METHODS, load_methods
 from .store import Record, load_records, read_suite, run_id
+from .variants import Variant, display_name
 
 __all__ = ["RESULT_COLUMNS", "runs_frame", "weights_frame", "stats", "build_report"]
 
 #: The first columns of results.csv (every other metric follows).
 RESULT_COLUMNS = [
-    "target", "method", "seed", "status", "mw_mse_model", "mw_tv_model", "mw_max_model",
+    "target", "method", "variant", "seed", "status", "mw_mse_model", "mw_tv_model", "mw_max_model",
     "mw_mse_negatives", "mw_tv_negatives", "logdens_err", "rhat_max", "ess_bulk_min",
     "ess_tail_min", "mode_switch_rate", "c2st", "accept_local", "accept_global",
     "train_seconds", "grad_evals",
@@ -42,14 +43,18 @@ _SUMMARY = {
     "grad_evals": "grad evals",
 }
 
+
 def runs_frame(records: list[Record]) -> pd.DataFrame:
-    """One row per run: RESULT_COLUMNS, then the other metrics, then the error message."""
+    """One row per run: target, method, variant, the swept hyperparameters, then the rest of
+    RESULT_COLUMNS, the other metrics and the error message."""
     rows = [
         {
             "target": r["target"],
             "method": r["method"],
+            "variant": r["variant"],
             "seed": r["seed"],
             "status": r["status"],
+            **r.get("swept", {}),
             **{k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()},
             "error": r.get("error"),
         }
@@ -59,8 +64,9 @@ def runs_frame(records: list[Record]) -> pd.DataFrame:
     for column in [*RESULT_COLUMNS, *_VIEWS, *_SUMMARY]:  # present even when no run finished
         if column not in frame:
             frame[column] = np.nan
-    rest = [c for c in frame.columns if c not in RESULT_COLUMNS and c != "error"]
-    return frame[[*RESULT_COLUMNS, *rest, "error"]]
+    swept = list(dict.fromkeys(k for r in records for k in r.get("swept", {})))
+    rest = [c for c in frame.columns if c not in [*RESULT_COLUMNS, *swept, "error"]]
+    return frame[[*RESULT_COLUMNS[:3], *swept, *RESULT_COLUMNS[3:], *rest, "error"]]
 
 
 def weights_frame(records: list[Record]) -> pd.DataFrame:
@@ -69,6 +75,7 @@ def weights_frame(records: list[Record]) -> pd.DataFrame:
         {
             "target": r["target"],
             "method": r["method"],
+            "variant": r["variant"],
             "seed": r["seed"],
             "mode": k,
             "weight_true": r["weights"]["true"][k],
@@ -79,7 +86,7 @@ def weights_frame(records: list[Record]) -> pd.DataFrame:
         if r["status"] == "ok"
         for k in range(len(r["weights"]["true"]))
     ]
-    columns = ["target", "method", "seed", "mode"]
+    columns = ["target", "method", "variant", "seed", "mode"]
     return pd.DataFrame(rows, columns=[*columns, "weight_true", "weight_model", "weight_negatives"])
 
 
@@ -128,7 +135,7 @@ def _tables(
     frame: pd.DataFrame, names: dict[str, str]
 ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """name -> (display table, long CSV table)."""
-    shown = frame.assign(method=frame.method.map(lambda m: names.get(m, m)))
+    shown = frame.assign(method=frame.variant.map(lambda m: names.get(m, m)))
     tables = {}
     for name, metric in (("table1_logdens_err", "logdens_err"), ("table2_rhat_max", "rhat_max")):
         long = stats(shown, [metric], ["method", "target"])
@@ -193,11 +200,14 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         raise ConfigError(out, "", "holds no suite.json (run a suite into it first)")
     with contextlib.suppress(ParamError):  # a plugin not importable here: its records name it
         load_methods([*suite["suite"]["plugins"], *(plugins or [])])
-    registered = {name: spec.display for name, spec in METHODS.items()}
+    variants = [Variant(**v) for vs in suite["variants"].values() for v in vs]
+    registered = {
+        v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS
+    }
     records = load_records(out, suite, registered)
-    names = {r["method"]: r["display"] for r in records if "config" in r} | registered
-    for record in records:  # one display name per method, stubs included
-        record["display"] = names.get(record["method"], record["method"])
+    names = {r["variant"]: r["display"] for r in records if "config" in r} | registered
+    for record in records:  # one display name per variant, stubs included
+        record["display"] = names.get(record["variant"], record["variant"])
     frame = runs_frame(records)
     frame.to_csv(out / "results.csv", index=False)
     weights_frame(records).to_csv(out / "weights.csv", index=False)
@@ -206,7 +216,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     for name, (table, long) in tables.items():
         long.to_csv(out / "tables" / f"{name}.csv", index=False)
         (out / "tables" / f"{name}.md").write_text(_markdown(table) + "\n")
-    order = suite["suite"]["methods"]
+    order = list(dict.fromkeys(v.name for v in variants))
     figures = make_figures(records, frame, order, out / "figures")
     counts = frame.status.value_counts()
     lines = [
@@ -236,7 +246,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     if len(failed):
         lines += ["", "## Failed runs", ""]
         for r in failed.itertuples():
-            lines.append(f"- `{run_id(r.target, r.method, r.seed)}`: {r.error}")
+            lines.append(f"- `{run_id(r.target, r.variant, r.seed)}`: {r.error}")
     lines += ["", "## Figures"]
     for file, caption in figures:
         lines += ["", f"![{file}](figures/{file})", "", caption]

@@ -38,6 +38,7 @@ from .method import DivergenceError, Problem
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
 from .store import Record, claim, is_finished, json_ready, run_id, write_json
+from .variants import Variant, display_name
 
 __all__ = ["Job", "stable_seed", "make_jobs", "run_job", "execute", "summary_line", "run_suite"]
 
@@ -50,8 +51,7 @@ class Job:
 
     run_id: str
     target: TargetConfig
-    method: str
-    params: dict[str, Any]
+    variant: Variant
     seed: int
     suite: SuiteSettings
     device: str
@@ -70,20 +70,19 @@ def stable_seed(*parts: object) -> int:
 
 
 def make_jobs(config: SuiteConfig, device: str, threads: int | None) -> list[Job]:
-    """One job per (target, method, seed), in that nesting order."""
+    """One job per (target, variant, seed), in that nesting order."""
     return [
         Job(
-            run_id(target.name, method, seed),
+            run_id(target.name, variant.name, seed),
             target,
-            method,
-            config.params[method],
+            variant,
             seed,
             config.settings,
             device,
             threads,
         )
         for target in config.targets
-        for method in config.settings.methods
+        for variant in config.variants[target.name]
         for seed in config.settings.seeds
     ]
 
@@ -102,9 +101,10 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     torch.manual_seed(job.seed)
     energy = MLPEnergy(dim, suite.energy_width(dim), suite.energy_depth)
     ebm = TiltedEBM(energy, dim, base_std_from_data(data)).to(device)
-    spec = get_method(job.method)
-    params = spec.configure(job.params)
-    generator = torch.Generator(device).manual_seed(stable_seed(job.seed, target.name, job.method))
+    spec = get_method(job.variant.method)
+    params = spec.configure(job.variant.params)
+    # seeded by the method, not the variant: a method's variants share their random numbers
+    generator = torch.Generator(device).manual_seed(stable_seed(job.seed, target.name, spec.name))
     problem = Problem(data, ebm, suite.iterations, target)
 
     times: list[tuple[int, float]] = []
@@ -122,7 +122,7 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     train_seconds = time.perf_counter() - start
     clock = time.perf_counter()
     eval_generator = torch.Generator(device).manual_seed(
-        stable_seed(job.seed, target.name, job.method, "evaluate")
+        stable_seed(job.seed, target.name, spec.name, "evaluate")
     )
     result = evaluate(fitted, target, suite, eval_generator)
     seconds = dict(times)
@@ -154,13 +154,15 @@ def _header(job: Job) -> Record:
     return {
         "run_id": job.run_id,
         "target": job.target.name,
-        "method": job.method,
-        "display": job.method,
+        "method": job.variant.method,
+        "variant": job.variant.name,
+        "swept": job.variant.swept,
+        "display": job.variant.name,
         "seed": job.seed,
         "config": {
             "suite": job.suite.to_json(),
             "target": job.target.to_json(),
-            "method": job.params,
+            "method": job.variant.params,
         },
         "versions": {
             "benchmark": __version__,
@@ -188,7 +190,7 @@ def run_job(job: Job) -> Record:
             torch.set_num_threads(job.threads)
             threadpool_limits(job.threads)  # numpy / scikit-learn (the C2ST) too
         load_methods(job.suite.plugins)
-        record["display"] = get_method(job.method).display
+        record["display"] = display_name(get_method(job.variant.method), job.variant)
         record.update(_train_and_evaluate(job))
     except Exception as err:  # a failed run is a result: record it and go on
         kind = "diverged" if isinstance(err, DivergenceError) else type(err).__name__

@@ -38,14 +38,18 @@ Status = Literal["ok", "failed", "missing"]
 class Record(TypedDict, total=False):
     """One run's record, `runs/<run_id>.json` (JSON: non-finite numbers are stored as null).
 
-    `config` is the resolved suite, target and method settings; `metrics` the scalar metrics,
-    `weights` per-mode weights, `curves` the curves the figures draw; `error` (and `traceback`)
-    say why a run failed.
+    `method` is the registered method, `variant` its point of a hyperparameter grid (`method`
+    itself without a grid) with the grid's values in `swept`, `display` the variant's name in
+    tables; `config` is the resolved suite, target and method settings; `metrics` the scalar
+    metrics, `weights` per-mode weights, `curves` the curves the figures draw; `error` (and
+    `traceback`) say why a run failed.
     """
 
     run_id: str
     target: str
     method: str
+    variant: str
+    swept: dict[str, Any]
     display: str
     seed: int
     status: Status
@@ -119,7 +123,7 @@ def read_suite(out: Path) -> dict[str, Any] | None:
             raise ConfigError(out, "--out", "not empty and holds no suite.json; use another DIR")
         return None
     suite = _read_json(path)
-    if not (isinstance(suite, dict) and {"suite", "targets", "methods"} <= set(suite)):
+    if not (isinstance(suite, dict) and {"suite", "targets", "variants"} <= set(suite)):
         raise ConfigError(path, "", "not a suite written by this benchmark")
     return suite
 
@@ -186,20 +190,22 @@ def is_finished(path: Path) -> bool:
 
 
 def load_records(out: Path, suite: dict[str, Any], display: Mapping[str, str]) -> list[Record]:
-    """Every expected run's record, in the suite's order (target, method, seed). A run with no
+    """Every expected run's record, in the suite's order (target, variant, seed). A run with no
     record becomes a `missing` stub, an unreadable record a `failed` stub naming the problem;
-    `display` maps method code names to display names for the stubs."""
+    `display` maps variant names to display names for the stubs."""
     records: list[Record] = []
     for target in suite["targets"]:
-        for method in suite["suite"]["methods"]:
+        for variant in suite["variants"][target["name"]]:
             for seed in suite["suite"]["seeds"]:
-                rid = run_id(target["name"], method, seed)
+                rid = run_id(target["name"], variant["name"], seed)
                 path = out / "runs" / f"{rid}.json"
                 stub: Record = {
                     "run_id": rid,
                     "target": target["name"],
-                    "method": method,
-                    "display": display.get(method, method),
+                    "method": variant["method"],
+                    "variant": variant["name"],
+                    "swept": variant["swept"],
+                    "display": display.get(variant["name"], variant["name"]),
                     "seed": seed,
                     "status": "missing",
                     "error": "no record",

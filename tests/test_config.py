@@ -84,10 +84,14 @@ weights = [0.25, 0.25, 0.25, 0.25]
     assert torch.allclose(built[2].weights, torch.full((4,), 0.25))
     assert settings.energy_width(2) == 64 and settings.energy_width(16) == 128
     expected = get_method("flowmc_ebm").configure({"batch_size": 32, "pool_size": 4})
-    assert config.params["flowmc_ebm"]["batch_size"] == expected.batch_size == 32
-    assert config.params["flowmc_ebm"]["lr"] == expected.lr  # a default, resolved
+    for target in ("four_modes", "three_modes", "hd16_equal"):
+        (variant,) = config.variants[target]  # no grid: one variant per method, named after it
+        assert variant.name == "flowmc_ebm" and variant.swept == {}
+        assert variant.params["batch_size"] == expected.batch_size == 32
+        assert variant.params["lr"] == expected.lr  # a default, resolved
     resolved = config.resolved()
-    assert resolved["suite"]["plugins"] == [] and resolved["methods"] == config.params
+    assert resolved["suite"]["plugins"] == []
+    assert resolved["variants"]["four_modes"] == [config.variants["four_modes"][0].to_json()]
 
 
 def test_energy_hidden_overrides_the_width_for_every_dimension(tmp_path):
@@ -213,10 +217,9 @@ def test_defaults_table_applies_shared_hyperparameters_to_every_method(tmp_path)
     extra = "[defaults]\nlr = 0.005\nbatch_size = 64\n"
     text = tiny_toml(methods='["flowmc_ebm", "ula_ebm"]', extra="", flowmc_table=False)
     text += extra + "\n[methods.ula_ebm]\nlr = 0.002\n"
-    config = load_config(write(tmp_path, text))
-    assert config.params["flowmc_ebm"]["lr"] == 0.005
-    assert config.params["flowmc_ebm"]["batch_size"] == 64
-    assert config.params["ula_ebm"]["lr"] == 0.002 and config.params["ula_ebm"]["batch_size"] == 64
+    flowmc, ula = load_config(write(tmp_path, text)).variants["four_modes"]
+    assert flowmc.params["lr"] == 0.005 and flowmc.params["batch_size"] == 64
+    assert ula.params["lr"] == 0.002 and ula.params["batch_size"] == 64
 
 
 @pytest.mark.parametrize(
@@ -227,3 +230,82 @@ def test_defaults_table_rejects_method_specific_or_bad_values(tmp_path, table, k
     text = tiny_toml(flowmc_table=False) + f"\n[defaults]\n{table}\n"
     with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'suite.toml'}: {key}: ")):
         load_config(write(tmp_path, text))
+
+
+def test_a_list_of_values_expands_into_variants(tmp_path):
+    text = tiny_toml(methods='["ula_ebm", "flowmc_ebm"]', flowmc_table=False)
+    text += "[methods.ula_ebm]\nlr = [1e-3, 3e-3]\nsteps = [4, 8]\n"
+    text += "[methods.flowmc_ebm]\nflow_hidden = [16, 16]\n"  # a list-valued setting, no grid
+    variants = load_config(write(tmp_path, text)).variants["four_modes"]
+    assert [v.name for v in variants] == [
+        "ula_ebm[lr=0.001,steps=4]",
+        "ula_ebm[lr=0.001,steps=8]",
+        "ula_ebm[lr=0.003,steps=4]",
+        "ula_ebm[lr=0.003,steps=8]",
+        "flowmc_ebm",
+    ]
+    assert variants[2].swept == {"lr": 0.003, "steps": 4}
+    assert (variants[2].params["lr"], variants[2].params["steps"]) == (0.003, 4)
+    assert variants[4].params["flow_hidden"] == (16, 16)
+
+
+def test_a_grid_of_list_valued_settings_is_a_list_of_lists(tmp_path):
+    text = tiny_toml(flowmc_table=False) + "[methods.flowmc_ebm]\nflow_hidden = [[8], [16, 16]]\n"
+    variants = load_config(write(tmp_path, text)).variants["four_modes"]
+    assert [v.params["flow_hidden"] for v in variants] == [(8,), (16, 16)]
+    assert variants[1].name == "flowmc_ebm[flow_hidden=16x16]"
+
+
+def test_a_grid_in_defaults_expands_every_method(tmp_path):
+    text = tiny_toml(methods='["ula_ebm", "vera"]', flowmc_table=False)
+    text += "[defaults]\nlr = [0.01, 0.001]\n"
+    variants = load_config(write(tmp_path, text)).variants["four_modes"]
+    assert [v.name for v in variants] == [
+        "ula_ebm[lr=0.01]", "ula_ebm[lr=0.001]", "vera[lr=0.01]", "vera[lr=0.001]"
+    ]  # fmt: skip
+
+
+def test_a_target_table_overrides_the_suite_for_that_target_only(tmp_path):
+    targets = (
+        '[[targets]]\ntarget = "four_modes"\n'
+        "[targets.methods.flowmc_ebm]\nlocal_steps = 24\n"
+        "[targets.defaults]\nlr = 0.003\n"
+        '[[targets]]\ntarget = "hd16"\n'
+    )
+    text = (
+        tiny_toml(targets=targets, flowmc_table=False) + "[methods.flowmc_ebm]\nlocal_steps = 8\n"
+    )
+    text += "lr = 0.002\n"
+    config = load_config(write(tmp_path, text))
+    (two_d,), (high_d,) = config.variants["four_modes"], config.variants["hd16"]
+    assert (two_d.params["local_steps"], two_d.params["lr"]) == (24, 0.003)
+    assert (high_d.params["local_steps"], high_d.params["lr"]) == (8, 0.002)
+    assert config.targets[0].methods == {"flowmc_ebm": {"local_steps": 24}}
+    assert config.targets[0].build().n_modes == 4  # the tables are not target parameters
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "message"),
+    [
+        ("[methods.flowmc_ebm]\nlr = [0.1, 0.1]\n", "methods.flowmc_ebm.lr", "distinct values"),
+        ("[methods.flowmc_ebm]\nlr = [0.1, -1.0]\n", "methods.flowmc_ebm.lr", "must be positive"),
+        ("[defaults]\nlr = []\n", "defaults.lr", "a grid needs distinct values"),
+    ],
+)
+def test_bad_grids_name_their_table(tmp_path, extra, key, message):
+    with pytest.raises(ConfigError, match=re.escape(f": {key}: ") + f".*{message}"):
+        load_config(write(tmp_path, tiny_toml(flowmc_table=False) + extra))
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("[targets.methods.ula_ebm]\nsteps = 3\n", "targets[0].methods.ula_ebm: overrides"),
+        ("[targets.methods.flowmc_ebm]\nlrr = 3\n", "targets[0].methods.flowmc_ebm.lrr: unknown"),
+        ("[targets.defaults]\nsteps = 3\n", "targets[0].defaults.steps: not a shared"),
+    ],
+)
+def test_bad_target_tables_name_their_key(tmp_path, table, key):
+    targets = '[[targets]]\ntarget = "four_modes"\n' + table
+    with pytest.raises(ConfigError, match=re.escape(f": {key}")):
+        load_config(write(tmp_path, tiny_toml(targets=targets, flowmc_table=False)))

@@ -20,6 +20,7 @@ from benchmark.__main__ import main
 from benchmark.config import TargetConfig
 from benchmark.runner import Job, run_job
 from benchmark.settings import SuiteSettings
+from benchmark.variants import Variant
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -216,7 +217,8 @@ def test_a_dying_worker_fails_its_runs_and_the_report_builds(tmp_path, plugin, c
 def test_a_plugin_missing_on_a_worker_fails_the_run_not_the_suite():
     settings = SuiteSettings(methods=("ula_ebm",), plugins=("no_such_module_on_this_worker",))
     target = TargetConfig("four_modes", "four_modes", {})
-    job = Job("four_modes__ula_ebm__seed0", target, "ula_ebm", {}, 0, settings, "cpu", 1)
+    variant = Variant("ula_ebm", "ula_ebm", {}, {})
+    job = Job("four_modes__ula_ebm__seed0", target, variant, 0, settings, "cpu", 1)
     record = run_job(job)
     assert record["status"] == "failed"
     assert "cannot import 'no_such_module_on_this_worker'" in record["error"]
