@@ -16,18 +16,20 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .base import RegionWeights, Target
-from .gmm import GaussianMixture, generated_gmm, gmm, paper_hd
+from .base import RegionWeights, Target, sole_region
+from .gmm import GaussianMixture, PaperHD, generated_gmm, gmm, paper_hd
 from .rings import Rings, rings
 
 __all__ = [
     "FAMILIES",
     "PRESETS",
     "GaussianMixture",
+    "PaperHD",
     "RegionWeights",
     "Rings",
     "Target",
     "make_target",
+    "sole_region",
 ]
 
 FAMILIES: dict[str, Callable[..., Target]] = {
