@@ -146,7 +146,9 @@ def test_symmetric_mixtures_have_exactly_equal_region_masses():
     assert not make_target("four_modes").symmetric
     # A symmetric configuration listed out of cyclic order is not recognised (the check is a
     # sufficient condition): its masses are then estimated, and agree with 1/8.
-    shuffled = make_target("gmm", means=[means[k] for k in (0, 2, 1, 3, 4, 5, 6, 7)], variances=0.15**2)
+    shuffled = make_target(
+        "gmm", means=[means[k] for k in (0, 2, 1, 3, 4, 5, 6, 7)], variances=0.15**2
+    )
     assert not shuffled.symmetric
     estimate, stderr = shuffled.region_weights()
     assert ((estimate - 1 / 8).abs() <= 4 * stderr).all()
