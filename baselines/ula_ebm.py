@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from benchmark.method import (
+    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
@@ -133,13 +134,13 @@ def fit(
         chains = run_ula(sampler, chains, params.steps, generator)
         return chains
 
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives)
     return FittedModel(
         ebm=problem.ebm,
-        negatives=chains,
-        initial=noise(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=noise(VIEW_DRAWS, generator),
         sampler=sampler,
         start=chains,
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
     )

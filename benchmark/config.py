@@ -26,12 +26,15 @@ __all__ = [
 ]
 
 #: Optional `[suite]` keys and their defaults. `energy_hidden = 0`: 64 in 2-D, 128 above;
-#: the C2ST runs on targets of dimension ≤ `c2st_max_dim` only (its MLP is slow in high dimension).
+#: the C2ST runs on targets of dimension ≤ `c2st_max_dim` only (its MLP is slow in high dimension);
+#: each diagnostic chain runs for `sample_cost` cost units (`EvalCounter.cost`), the first
+#: `warmup_fraction` of them discarded.
 SUITE_DEFAULTS: dict[str, Any] = {
     "plugins": [],
     "n_data": 10_000,
     "n_chains": 128,
-    "n_draws": 200,
+    "sample_cost": 2000,
+    "warmup_fraction": 0.25,
     "n_c2st": 1000,
     "c2st_max_dim": 64,
     "energy_hidden": 0,
@@ -79,7 +82,8 @@ class SuiteConfig:
     plugins: list[str]
     n_data: int
     n_chains: int
-    n_draws: int
+    sample_cost: int
+    warmup_fraction: float
     n_c2st: int
     c2st_max_dim: int
     energy_hidden: int
@@ -158,10 +162,17 @@ def _suite(path: Path, raw: dict[str, Any], extra_plugins: list[str]) -> dict[st
             f"must be a positive integer, got {values[key]!r}",
         )
     _check(
-        _positive_int(values["n_draws"]) and values["n_draws"] >= 8,
+        _positive_int(values["sample_cost"]),
         path,
-        "suite.n_draws",
-        f"must be an integer ≥ 8 (R-hat on prefixes needs 4 draws), got {values['n_draws']!r}",
+        "suite.sample_cost",
+        f"must be a positive integer (cost units per chain), got {values['sample_cost']!r}",
+    )
+    fraction = values["warmup_fraction"]
+    _check(
+        isinstance(fraction, int | float) and not isinstance(fraction, bool) and 0 <= fraction < 1,
+        path,
+        "suite.warmup_fraction",
+        f"must be a number in [0, 1), got {fraction!r}",
     )
     _check(
         _positive_int(values["n_chains"]) and values["n_chains"] >= 2,

@@ -133,7 +133,12 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     train_seconds = time.perf_counter() - start
     clock = time.perf_counter()
     settings = EvalSettings(
-        suite["n_chains"], suite["n_draws"], suite["n_data"], suite["n_c2st"], suite["c2st_max_dim"]
+        n_chains=suite["n_chains"],
+        sample_cost=suite["sample_cost"],
+        warmup_fraction=suite["warmup_fraction"],
+        n_exact=suite["n_data"],
+        n_c2st=suite["n_c2st"],
+        c2st_max_dim=suite["c2st_max_dim"],
     )
     eval_generator = torch.Generator(device).manual_seed(
         stable_seed(job.seed, target.name, job.method, "evaluate")
@@ -148,7 +153,13 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
         "eval_seconds": time.perf_counter() - clock,
     }
     curves = {**result.curves, "train": _thin(times, _CURVE_POINTS)}
-    return {"metrics": metrics, "weights": result.weights, "curves": curves, "dim": dim}
+    return {
+        "metrics": metrics,
+        "not_estimable": result.not_estimable,
+        "weights": result.weights,
+        "curves": curves,
+        "dim": dim,
+    }
 
 
 def _json_ready(value: Any) -> Any:
