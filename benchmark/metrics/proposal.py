@@ -11,10 +11,12 @@ of them reaches stays invisible (the effective sample size cannot tell).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from torch import Tensor
 
@@ -115,7 +117,9 @@ def fitted_gaussians(
         return None
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
     model = GaussianMixture(components, covariance_type="diag", reg_covar=floor, random_state=seed)
-    model.fit(finite)
+    with warnings.catch_warnings():  # an unconverged fit is still a valid proposal
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(finite)
     return DiagonalGaussians(
         torch.from_numpy(model.means_),
         (inflation * torch.from_numpy(model.covariances_)).clamp_min(floor),
