@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from benchmark.flows import maximum_likelihood_step
-from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood
 from benchmark.parts import FlowMCParams, build_flowmc, make_flow, warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import Potential
@@ -52,13 +52,14 @@ def fit(
         return chains
 
     fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,
-        negatives=chains,
-        initial=flow.sample(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=flow.sample(VIEW_DRAWS, generator),
         sampler=sampler,
         start=chains,
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
+        proposal=flow,
     )

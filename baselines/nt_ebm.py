@@ -21,6 +21,7 @@ from torch import Tensor
 
 from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
+    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
@@ -89,13 +90,14 @@ def fit(
         return latent_mala(sampler, flow, params.batch_size, params.mala_steps, generator)
 
     fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,
-        negatives=checkpoints[-1].negatives,
-        initial=flow.sample(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=flow.sample(VIEW_DRAWS, generator),
         sampler=sampler,
         start=flow.sample(params.batch_size, generator),
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
+        proposal=flow,
     )

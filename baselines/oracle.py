@@ -16,7 +16,15 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.energy import TiltedEBM, log_isotropic_normal
-from benchmark.method import Checkpoint, FittedModel, Problem, Progress, checkpoint_iterations
+from benchmark.method import (
+    VIEW_DRAWS,
+    Checkpoint,
+    FittedModel,
+    Problem,
+    Progress,
+    RecentDraws,
+    checkpoint_iterations,
+)
 from benchmark.parts import FlowMCParams, build_flowmc, make_flow
 from benchmark.registry import register_method
 from benchmark.samplers import Info, Potential, State, fit_flow_to_chains
@@ -66,11 +74,13 @@ def fit(
     sampler = build_flowmc(potential, flow, params)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []
+    recent = RecentDraws()  # the chains at the end of the last iterations: the negatives
 
     def on_sweep(sweep: int, state: State, info: Info) -> None:
         if (sweep + 1) % params.sweeps:
             return
         iteration = (sweep + 1) // params.sweeps
+        recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
             checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone()))
@@ -87,10 +97,11 @@ def fit(
     )
     return FittedModel(
         ebm=ebm,
-        negatives=state.x,
-        initial=flow.sample(params.batch_size, generator),
+        negatives=recent.tensor(),
+        initial=flow.sample(VIEW_DRAWS, generator),
         sampler=sampler,
         start=state.x,
         checkpoints=checkpoints,
         counter=potential.counter,
+        proposal=flow,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood, require
+from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood, require
 from benchmark.parts import LangevinParams, Noise, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
 from benchmark.samplers import ULA, Potential
@@ -83,14 +83,14 @@ def fit(
         buffer[slots] = x
         return x
 
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives)
     slots = torch.randperm(len(buffer), generator=generator, device=buffer.device)
     return FittedModel(
         ebm=problem.ebm,
-        negatives=checkpoints[-1].negatives,  # the last checkpoint is the last iteration
-        initial=noise(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=noise(VIEW_DRAWS, generator),
         sampler=sampler,
         start=buffer[slots[: params.batch_size]],
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
 from benchmark.samplers import ULA, Potential
@@ -45,13 +45,13 @@ def fit(
     def negatives(iteration: int) -> Tensor:
         return run_ula(sampler, noise(params.batch_size, generator), params.steps, generator)
 
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives)
     return FittedModel(
         ebm=problem.ebm,
-        negatives=checkpoints[-1].negatives,  # the last checkpoint is the last iteration
-        initial=noise(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=noise(VIEW_DRAWS, generator),
         sampler=sampler,
         start=noise(params.batch_size, generator),
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
 from benchmark.samplers import ULA, Potential
@@ -47,13 +47,13 @@ def fit(
         chains = run_ula(sampler, chains, params.steps, generator)
         return chains
 
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives)
     return FittedModel(
         ebm=problem.ebm,
-        negatives=chains,
-        initial=noise(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=noise(VIEW_DRAWS, generator),
         sampler=sampler,
         start=chains,
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
     )

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.method import (
+    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
@@ -230,25 +231,25 @@ def fit(
     optimizer, posterior_optimizer = make_optimizers(q, params)
     potential = Potential(ebm.potential)
 
-    def draw() -> Tensor:
+    def draw(n: int = params.batch_size) -> Tensor:
         with torch.no_grad():
-            return q.rsample(params.batch_size, generator)[0]
+            return q.rsample(n, generator)[0]
 
     def fit_generator(x_neg: Tensor) -> None:
         for _ in range(params.generator_steps):
             generator_step(q, potential, optimizer, posterior_optimizer, params, generator)
 
-    checkpoints = maximum_likelihood(
+    trained = maximum_likelihood(
         problem, params, generator, progress, lambda iteration: draw(), fit_generator
     )
     sampler = MALA(potential, params.step_size, params.target_accept)
     warm_up(sampler, draw(), params.mala_warmup, generator)
     return FittedModel(
         ebm=ebm,
-        negatives=checkpoints[-1].negatives,  # the last checkpoint is the last iteration
-        initial=draw(),
+        negatives=trained.negatives,
+        initial=draw(VIEW_DRAWS),
         sampler=sampler,
         start=draw(),
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
     )

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from benchmark.flows import Flow
 from benchmark.method import (
+    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
@@ -122,16 +123,17 @@ def fit(
         for _ in range(params.flow_steps):
             reverse_kl_step(flow, potential, optimizer, params.batch_size, generator)
 
-    checkpoints = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
+    trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     local = MALA(potential, params.step_size, params.target_accept)
     sampler = FlowMC(local, IMH(potential, flow), [("global", 1), ("local", params.local_steps)])
     warm_up(sampler, flow.sample(params.batch_size, generator), params.mala_warmup, generator)
     return FittedModel(
         ebm=ebm,
-        negatives=checkpoints[-1].negatives,  # the last checkpoint is the last iteration
-        initial=flow.sample(params.batch_size, generator),
+        negatives=trained.negatives,
+        initial=flow.sample(VIEW_DRAWS, generator),
         sampler=sampler,
         start=flow.sample(params.batch_size, generator),
-        checkpoints=checkpoints,
+        checkpoints=trained.checkpoints,
         counter=potential.counter,
+        proposal=flow,
     )

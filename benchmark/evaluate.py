@@ -1,8 +1,14 @@
 """Every metric of SPEC §4 for one trained method, as functions of a `FittedModel` and the target.
 
 Methods never compute metrics: the runner calls `evaluate` after `fit`. Mode weights are judged
-three ways (the EBM's density vs p★, the negatives vs the EBM, the initialisation vs the EBM);
-mixing by fresh chains of the method's own sampler, started from its `start` positions.
+three ways (the EBM's density vs p★, the negatives vs the EBM, the initialisation vs the EBM), the
+EBM's over the whole space; mixing by fresh chains of the method's own sampler, started from its
+`start` positions and run for the same cost per chain whatever one step of it costs
+(`EvalCounter.cost`: an energy evaluation 1 unit, a gradient evaluation 2), a warm-up discarded.
+
+Where the EBM's weights cannot be trusted (importance-sampling ESS below max(100, 1 % of the
+draws), or a quadrature box that could not hold the mass), every metric that depends on them is
+NaN and `Evaluation.not_estimable` says why.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ import copy
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -21,38 +28,64 @@ from torch import Tensor
 from .energy import TiltedEBM
 from .method import DivergenceError, FittedModel
 from .metrics import (
+    CORE_LEVEL,
+    DensityWeights,
     c2st,
+    core_switches,
+    defensive_proposal,
+    draw_importance,
     ess,
+    far_fraction,
     grid_weights,
     importance_weights,
     log_density_error,
-    mode_switch_rate,
-    model_weights,
     rhat,
     sample_weights,
     weight_max_error,
     weight_mse,
+    weight_mse_floor,
     weight_tv,
 )
-from .samplers import Info, sample_chains
+from .samplers import Info, run_for_cost
 from .settings import SuiteSettings
-from .targets import Target
+from .targets import Target, sole_region
 
 __all__ = ["Evaluation", "evaluate", "weight_errors", "density_grid"]
 
-_PREFIXES = 8  # R-hat vs wall-clock: the draws are run in this many timed segments
+_PREFIXES = 8  # R-hat vs cost and wall-clock: on this many growing prefixes of the draws
+_MIN_DRAWS = 8  # production steps run even when one step costs more than the budget allows
+_MAX_KEPT = 1000  # draws kept per chain for R-hat / ESS (evenly thinned beyond)
+_IMPORTANCE = 2**16  # importance draws for the EBM's weights (above 2-D)
+_FIT_POINTS = 2048  # sampler draws and negatives, each, that the proposal's Gaussians are fit to
+_TILT_COVER = 6.0  # the 2-D quadrature box covers the tilt ρ to ±6σ on each axis
 _DENSITY_GRID = 64  # resolution of the stored 2-D density (for the figures)
-_CHECKPOINT_GRID = 128  # cheaper quadrature for the checkpoints' weights
+_GRID = (256, 512)  # 2-D quadrature: cells per axis of the covering and of the refined grid
+_CHECKPOINT_GRID = (64, 128)  # cheaper quadrature for the checkpoints
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
+
+#: Metrics computed from the EBM's estimated weights or log Z (NaN when those are not estimable).
+MODEL_METRICS = (
+    *(
+        f"mw_{kind}_{view}"
+        for view in ("model", "negatives", "init")
+        for kind in ("mse", "tv", "max")
+    ),
+    "mw_mse_floor",
+    "log_z",
+    "logdens_err",
+    "mass_far_model",
+)
 
 
 @dataclass
 class Evaluation:
-    """Scalar metrics (NaN where undefined), per-mode weights and curves, all JSON-ready."""
+    """Scalar metrics (NaN where undefined or not estimable), per-mode weights and curves, all
+    JSON-ready, and why each not-estimable metric is NaN."""
 
     metrics: dict[str, float]
     weights: dict[str, list[float]]
     curves: dict[str, Any]
+    not_estimable: dict[str, str] = field(default_factory=dict)
 
 
 def weight_errors(estimate: Tensor, reference: Tensor, suffix: str) -> dict[str, float]:
@@ -80,85 +113,181 @@ def _modes(x: Tensor, target: Target) -> Tensor:
     return sample_weights(target.assign_modes(x.detach().cpu()), target.n_modes)
 
 
+def _spaced(x: Tensor, n: int) -> Tensor:
+    """At most n rows of x (m, d), evenly spaced."""
+    return x[:: max(1, math.ceil(len(x) / n))]
+
+
+Estimator = Callable[[Callable[[Tensor], Tensor], bool], DensityWeights]
+
+
+def _estimator(
+    fitted: FittedModel, target: Target, draws: Tensor, generator: torch.Generator
+) -> Estimator:
+    """`estimate(log_density, cheap)`: an EBM's weights over the whole space, from where the
+    method says its mass may be — the sampler's draws (n, d), the negatives (final and at each
+    checkpoint), the initial draws, the tilt ρ and the flow. 2-D: quadrature over a box that
+    covers them (ρ to ±6σ); above: importance sampling from the defensive mixture, its draws made
+    once (cheap: fewer, for the checkpoints)."""
+    sigma = float(fitted.ebm.base_std)
+    device = generator.device
+    negatives = [fitted.negatives, *(c.negatives for c in fitted.checkpoints)]
+    negatives = torch.cat([x.detach().cpu() for x in negatives])
+    if target.dim == 2:
+        tilt = _TILT_COVER * sigma * torch.tensor([[-1.0, -1.0], [1.0, 1.0]])
+        cover = torch.cat([draws, negatives, fitted.initial.detach().cpu(), tilt])
+
+        def by_quadrature(log_density: Callable[[Tensor], Tensor], cheap: bool) -> DensityWeights:
+            coarse, fine = _CHECKPOINT_GRID if cheap else _GRID
+            return grid_weights(log_density, target, cover, fine, coarse, device)
+
+        return by_quadrature
+    seen = torch.cat([_spaced(draws, _FIT_POINTS), _spaced(negatives, _FIT_POINTS)])
+    proposal = defensive_proposal(target, sigma, seen, fitted.proposal, generator)
+    full = draw_importance(proposal, target, _IMPORTANCE, generator)
+    small = draw_importance(proposal, target, _CHECKPOINT_IS, generator)
+
+    def by_importance(log_density: Callable[[Tensor], Tensor], cheap: bool) -> DensityWeights:
+        return importance_weights(log_density, target, small if cheap else full)
+
+    return by_importance
+
+
 def _checkpoint_curves(
-    fitted: FittedModel, target: Target, generator: torch.Generator
+    fitted: FittedModel, target: Target, estimate: Estimator
 ) -> list[dict[str, Any]]:
-    """Each checkpoint's model weights (a cheaper estimate than the final one) and negatives'."""
+    """Each checkpoint's model weights (a cheaper estimate than the final one; NaN when not
+    estimable, with the reason) and its negatives' weights."""
     ebm = copy.deepcopy(fitted.ebm)
     rows = []
     for checkpoint in fitted.checkpoints:
         ebm.energy.load_state_dict(checkpoint.energy_state)
-        if target.dim == 2:
-            found = grid_weights(
-                ebm.log_unnormalised, target, _CHECKPOINT_GRID, device=generator.device
-            )
-        else:
-            found = importance_weights(ebm.log_unnormalised, target, generator, _CHECKPOINT_IS)
+        found = estimate(ebm.log_unnormalised, True)
+        model = found.weights if found.not_estimable is None else found.weights * math.nan
         rows.append(
             {
                 "iteration": checkpoint.iteration,
-                "model": found.weights.tolist(),
+                "model": model.tolist(),
+                "not_estimable": found.not_estimable,
                 "negatives": _modes(checkpoint.negatives, target).tolist(),
             }
         )
     return rows
 
 
-def _mean_acceptance(infos: list[Info], kind: str) -> float:
-    values = [float(info.acceptance[kind].mean()) for info in infos if kind in info.acceptance]
-    return sum(values) / len(values) if values else math.nan
+@dataclass
+class _Chains:
+    """What the diagnostic chains produced: kept draws (chains, kept, d), their production step
+    numbers (kept,), core labels at every production step (chains, steps), per kept draw the cost
+    per chain and the seconds since the start, and the mean acceptance of each kind of move."""
+
+    draws: Tensor
+    steps: list[int]
+    cores: Tensor
+    cost: list[float]
+    seconds: list[float]
+    acceptance: dict[str, float]
+
+
+def _run_chains(
+    fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
+) -> tuple[_Chains, dict[str, float]]:
+    """Fresh chains of the method's sampler from its `start`, run until each has cost
+    `sample_cost` units (the initialisation and `warmup_fraction` of them are warm-up), at least
+    `_MIN_DRAWS` production steps; draws thinned to `_MAX_KEPT` per chain."""
+    sampler, counter = fitted.sampler, fitted.counter
+    start = fitted.start[: settings.n_chains]
+    chains = start.shape[0]
+    energy0, grad0, cost0 = counter.energy, counter.grad, counter.cost
+    warmup = settings.warmup_fraction * settings.sample_cost
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+
+    def note(info: Info) -> None:
+        for kind, accepted in info.acceptance.items():
+            sums[kind] = sums.get(kind, 0.0) + float(accepted.float().mean())
+            counts[kind] = counts.get(kind, 0) + 1
+
+    clock = time.perf_counter()
+    with torch.no_grad():
+        state = sampler.init(start)
+        left = warmup - (counter.cost - cost0) / chains
+        for warm in run_for_cost(sampler, state, counter, left, generator, min_steps=0):
+            state = warm[0]
+        warmup_cost, warmup_seconds = (counter.cost - cost0) / chains, time.perf_counter() - clock
+        kept, steps, cores, cost, seconds = [], [], [], [], []
+        stride = 1
+        production = max(settings.sample_cost - warmup_cost, 0.0)
+        chain_run = run_for_cost(sampler, state, counter, production, generator, _MIN_DRAWS)
+        for step, (current, info, spent) in enumerate(chain_run):
+            if step == 0:  # thin to at most _MAX_KEPT draws, judged from the first step's cost
+                stride = max(1, math.ceil(production / max(spent, 1e-12) / _MAX_KEPT))
+            x = sampler.position(current).detach().cpu()
+            cores.append(sole_region(target.level_regions(x, CORE_LEVEL)))
+            note(info)
+            if step % stride == stride - 1:
+                kept.append(x)
+                steps.append(step + 1)
+                cost.append(warmup_cost + spent)
+                seconds.append(time.perf_counter() - clock)
+    total_seconds = time.perf_counter() - clock
+    run = _Chains(
+        torch.stack(kept, dim=1),
+        steps,
+        torch.stack(cores, dim=1),
+        cost,
+        seconds,
+        {kind: sums[kind] / counts[kind] for kind in sums},
+    )
+    budget = {
+        "sample_cost": (counter.cost - cost0) / chains,
+        "warmup_cost": warmup_cost,
+        "sample_seconds": total_seconds,
+        "warmup_seconds": warmup_seconds,
+        "sample_draws": float(len(cores)),
+        "sample_grad_evals": float(counter.grad - grad0),
+        "sample_energy_evals": float(counter.energy - energy0),
+        "n_chains": float(chains),
+    }
+    return run, budget
 
 
 def _mixing(
     fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
 ) -> tuple[dict[str, float], dict[str, Any], Tensor]:
-    """Fresh chains of the method's sampler: R-hat, ESS, switches, acceptance, cost, and R-hat on
-    growing prefixes against wall-clock. Returns metrics, the R-hat curve, draws (c, n, d)."""
-    sampler, counter = fitted.sampler, fitted.counter
-    start = fitted.start[: settings.n_chains]
-    chains = start.shape[0]
-    energy0, grad0 = counter.energy, counter.grad
-    segments = [
-        settings.n_draws * (k + 1) // _PREFIXES - settings.n_draws * k // _PREFIXES
-        for k in range(_PREFIXES)
-    ]
-    draws, infos, seconds = [], [], []
-    clock = time.perf_counter()
-    with torch.no_grad():
-        state = sampler.init(start)
-        for length in segments:
-            state, block, block_infos = sample_chains(sampler, state, length, generator)
-            draws.append(block)
-            infos += block_infos
-            seconds.append(time.perf_counter() - clock)
-    x = torch.cat(draws, dim=1).cpu()
-    sample_seconds = seconds[-1]
-    grad_evals, energy_evals = counter.grad - grad0, counter.energy - energy0
-    labels = target.assign_modes(x.reshape(-1, target.dim)).view(chains, -1)
-    lengths = torch.tensor(segments).cumsum(0).tolist()
+    """R-hat, ESS, core switches and acceptance of the diagnostic chains after warm-up, per 1000
+    cost units and per second of production, and R-hat on growing prefixes against cost units
+    and wall-clock. Returns metrics, the R-hat curve and the kept draws (chains, kept, d)."""
+    run, budget = _run_chains(fitted, target, settings, generator)
+    chains, kept = run.draws.shape[:2]
+    production_cost = budget["sample_cost"] - budget["warmup_cost"]
+    production_seconds = budget["sample_seconds"] - budget["warmup_seconds"]
+    ends = sorted({max(1, kept * (k + 1) // _PREFIXES) for k in range(_PREFIXES)})
     with warnings.catch_warnings():  # "more chains than draws": the layout is checked by rhat
         warnings.simplefilter("ignore", UserWarning)
         curve = {
-            "draws": lengths,
-            "seconds": seconds,
-            "rhat": [rhat(x[:, :n], chains=chains) if n >= 4 else math.nan for n in lengths],
+            "draws": [run.steps[n - 1] for n in ends],
+            "cost": [run.cost[n - 1] for n in ends],
+            "seconds": [run.seconds[n - 1] for n in ends],
+            "rhat": [rhat(run.draws[:, :n], chains=chains) if n >= 4 else math.nan for n in ends],
         }
-        ess_bulk, ess_tail = ess(x, chains=chains), ess(x, chains=chains, kind="tail")
+        enough = kept >= 4
+        ess_bulk = ess(run.draws, chains=chains) if enough else math.nan
+        ess_tail = ess(run.draws, chains=chains, kind="tail") if enough else math.nan
+    switches = float(core_switches(run.cores, chains=chains).sum())
     metrics = {
         "rhat_max": curve["rhat"][-1],
         "ess_bulk_min": ess_bulk,
         "ess_tail_min": ess_tail,
-        "ess_per_second": ess_bulk / sample_seconds,
-        "ess_per_grad": ess_bulk / grad_evals if grad_evals else math.nan,
-        "mode_switch_rate": mode_switch_rate(labels, chains=chains),
-        "accept_local": _mean_acceptance(infos, "local"),
-        "accept_global": _mean_acceptance(infos, "global"),
-        "sample_seconds": sample_seconds,
-        "sample_grad_evals": float(grad_evals),
-        "sample_energy_evals": float(energy_evals),
-        "n_chains": float(chains),
+        "ess_per_second": ess_bulk / production_seconds,
+        "ess_bulk_per_kcost": 1000 * ess_bulk / (chains * production_cost),
+        "switch_rate": 1000 * switches / (chains * production_cost),
+        "accept_local": run.acceptance.get("local", math.nan),
+        "accept_global": run.acceptance.get("global", math.nan),
+        "mass_far_sampler": far_fraction(run.draws.reshape(-1, target.dim), target),
+        **budget,
     }
-    return metrics, curve, x
+    return metrics, curve, run.draws
 
 
 def evaluate(
@@ -167,26 +296,34 @@ def evaluate(
     """All metrics of one fitted method; `generator` (on the EBM's device) drives every draw."""
     ebm = fitted.ebm
     train_grad, train_energy = fitted.counter.grad, fitted.counter.energy
-    truth = target.region_weights()
-    found = model_weights(ebm.log_unnormalised, target, generator)
+    train_cost = fitted.counter.cost
+    mixing, rhat_curve, draws = _mixing(fitted, target, settings, generator)
+    flat = draws.reshape(-1, target.dim)
+    estimate = _estimator(fitted, target, flat, generator)
+    found = estimate(ebm.log_unnormalised, False)
     if not (math.isfinite(found.log_z) and bool(torch.isfinite(found.weights).all())):
         raise DivergenceError(f"non-finite density after training (log Z = {found.log_z})")
-    w_model, w_true = found.weights.cpu(), truth.weights.cpu()
+    w_true = target.region_weights().weights.cpu()
+    w_model = found.weights.cpu()
     w_neg, w_init = _modes(fitted.negatives, target), _modes(fitted.initial, target)
     metrics: dict[str, float] = {
         **weight_errors(w_model, w_true, "model"),
         **weight_errors(w_neg, w_model, "negatives"),
         **weight_errors(w_init, w_model, "init"),
+        "mw_mse_floor": weight_mse_floor(w_model, min(len(fitted.negatives), len(fitted.initial))),
         "is_ess": math.nan if found.ess is None else found.ess,
+        "is_khat": math.nan if found.khat is None else found.khat,
+        "quad_edge_mass": math.nan if found.edge_mass is None else found.edge_mass,
         "log_z": found.log_z,
+        "mass_far_model": found.mass_far,
+        "mass_far_negatives": far_fraction(fitted.negatives, target),
         "grad_evals": float(train_grad),
         "energy_evals": float(train_energy),
+        "train_cost": float(train_cost),
     }
     exact = target.sample(settings.n_data, generator)
     metrics["logdens_err"] = log_density_error(ebm.log_unnormalised, found.log_z, target, exact)
-    mixing, rhat_curve, draws = _mixing(fitted, target, settings, generator)
     metrics.update(mixing)
-    flat = draws.reshape(-1, target.dim)
     pick = torch.randperm(len(flat), generator=torch.Generator().manual_seed(0))
     n = min(settings.n_c2st, len(flat), len(exact))
     metrics["c2st"] = math.nan
@@ -194,20 +331,36 @@ def evaluate(
         with warnings.catch_warnings():  # the classifier often stops at max_iter, as in sbibm
             warnings.simplefilter("ignore", ConvergenceWarning)
             metrics["c2st"] = c2st(flat[pick[:n]], exact[:n].cpu())
-    checkpoints = _checkpoint_curves(fitted, target, generator)
+    checkpoints = _checkpoint_curves(fitted, target, estimate)
+    not_estimable: dict[str, str] = {}
     metrics["mw_model_spread"] = math.nan
     if checkpoints:  # spread of the model weights over the last 3 checkpoints (SPEC §5)
-        last = torch.tensor([row["model"] for row in checkpoints[-3:]])
-        metrics["mw_model_spread"] = float((last.max(0).values - last.min(0).values).max())
+        last = checkpoints[-3:]
+        reasons = [
+            f"checkpoint {r['iteration']}: {r['not_estimable']}" for r in last if r["not_estimable"]
+        ]
+        if reasons:
+            not_estimable["mw_model_spread"] = reasons[0]
+        else:
+            stacked = torch.tensor([row["model"] for row in last])
+            metrics["mw_model_spread"] = float(
+                (stacked.max(0).values - stacked.min(0).values).max()
+            )
+    stderr = found.stderr.cpu()
+    if found.not_estimable is not None:
+        for key in MODEL_METRICS:
+            metrics[key] = math.nan
+            not_estimable[key] = found.not_estimable
+        w_model, stderr = w_model * math.nan, stderr * math.nan
     curves: dict[str, Any] = {"checkpoints": checkpoints, "rhat_time": rhat_curve}
     if target.dim == 2:
         curves["density"] = density_grid(ebm, target, found.log_z, _DENSITY_GRID)
     weights = {
         "true": w_true.tolist(),
         "model": w_model.tolist(),
-        "model_stderr": found.stderr.tolist(),
+        "model_stderr": stderr.tolist(),
         "negatives": w_neg.tolist(),
         "initial": w_init.tolist(),
         "sampler": _modes(flat, target).tolist(),
     }
-    return Evaluation(metrics, weights, curves)
+    return Evaluation(metrics, weights, curves, not_estimable)

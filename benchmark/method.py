@@ -7,21 +7,26 @@ A method is a function `fit(problem, params, generator, progress) -> FittedModel
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .energy import TiltedEBM
 from .errors import ParamError
-from .samplers import EvalCounter, Sampler
+from .samplers import EvalCounter, Proposal, Sampler
 from .targets import Target
 
 __all__ = [
+    "VIEW_DRAWS",
     "TrainParams",
     "Problem",
     "Checkpoint",
+    "Training",
+    "RecentDraws",
     "FittedModel",
     "DivergenceError",
     "Progress",
@@ -31,6 +36,10 @@ __all__ = [
 ]
 
 Progress = Callable[[int], None]
+
+#: Draws of a method's initialisation and of its last negatives that `FittedModel` carries, for the
+#: mode-weight views of Table 3 (a batch of 256 leaves a sampling noise above the paper's numbers).
+VIEW_DRAWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -94,13 +103,18 @@ class FittedModel:
 
     Attributes:
         ebm: The trained EBM; its normalised density is exp(−E_θ) ρ / Z.
-        negatives: The last negatives, (n, d).
-        initial: Draws from the method's initialisation of its sampler at the end, (n, d).
-        sampler: The method's own sampler on the trained EBM (for mixing diagnostics).
+        negatives: The last negatives, `VIEW_DRAWS` of them where training made that many (the
+            last iterations' batches, `Training.negatives`), (n, d).
+        initial: `VIEW_DRAWS` draws from the method's initialisation of its sampler at the end,
+            (n, d).
+        sampler: The method's own sampler on the trained EBM (for mixing diagnostics); it counts
+            its evaluations on `counter`.
         start: Positions to start diagnostic chains from (its persistent state, or draws of its
             initial distribution when it has none), (m, d).
         checkpoints: Evenly spaced over training.
         counter: Energy and gradient evaluations spent in training.
+        proposal: The method's flow, if it has one: an exact-density proposal that the
+            evaluation's importance sampling adds to its own.
     """
 
     ebm: TiltedEBM
@@ -110,6 +124,33 @@ class FittedModel:
     start: Tensor
     checkpoints: list[Checkpoint] = field(default_factory=list)
     counter: EvalCounter = field(default_factory=EvalCounter)
+    proposal: Proposal | None = None
+
+
+class RecentDraws:
+    """The last `size` rows of the batches added, (≤ size, d): a method's last negatives."""
+
+    def __init__(self, size: int = VIEW_DRAWS) -> None:
+        self.size = size
+        self.batches: deque[Tensor] = deque()
+
+    def add(self, x: Tensor) -> None:
+        """Keep a copy of the batch x (n, d), dropping batches no longer needed."""
+        self.batches.append(x.detach().clone())
+        while sum(map(len, self.batches)) - len(self.batches[0]) >= self.size:
+            self.batches.popleft()
+
+    def tensor(self) -> Tensor:
+        """The last `size` rows, oldest first, (≤ size, d)."""
+        return torch.cat(list(self.batches))[-self.size :]
+
+
+class Training(NamedTuple):
+    """What `maximum_likelihood` returns: the checkpoints, and the last `VIEW_DRAWS` negatives of
+    training (the last iterations' batches, fewer if training made fewer), (n, d)."""
+
+    checkpoints: list[Checkpoint]
+    negatives: Tensor
 
 
 class DivergenceError(RuntimeError):
@@ -129,7 +170,7 @@ def maximum_likelihood(
     progress: Progress,
     negatives: Callable[[int], Tensor],
     after_step: Callable[[Tensor], None] | None = None,
-) -> list[Checkpoint]:
+) -> Training:
     """The shared training loop: per iteration, a data batch, `negatives(iteration)` (n, d) from
     the method, one Adam step on mean E(x⁺) − mean E(x⁻) (+ α(E⁺² + E⁻²)), then `after_step`
     (e.g. a flow update on the negatives). Raises `DivergenceError` on non-finite values."""
@@ -138,6 +179,7 @@ def maximum_likelihood(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=problem.iterations)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []
+    recent = RecentDraws()
     for iteration in range(1, problem.iterations + 1):
         index = torch.randint(
             len(data), (params.batch_size,), generator=generator, device=data.device
@@ -158,8 +200,9 @@ def maximum_likelihood(
         schedule.step()
         if after_step is not None:
             after_step(x_neg)
+        recent.add(x_neg)
         if iteration in keep:
             state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
             checkpoints.append(Checkpoint(iteration, state, x_neg.clone()))
         progress(iteration)
-    return checkpoints
+    return Training(checkpoints, recent.tensor())

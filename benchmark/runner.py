@@ -134,7 +134,13 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
         "eval_seconds": time.perf_counter() - clock,
     }
     curves = {**result.curves, "train": _thin(times, _CURVE_POINTS)}
-    return {"metrics": metrics, "weights": result.weights, "curves": curves, "dim": dim}
+    return {
+        "metrics": metrics,
+        "not_estimable": result.not_estimable,
+        "weights": result.weights,
+        "curves": curves,
+        "dim": dim,
+    }
 
 
 def _device_name(device: str) -> str:

@@ -60,7 +60,9 @@ class SuiteSettings:
         n_data: Training points drawn from the target; the log-density error uses as many fresh
             exact draws.
         n_chains: Diagnostic chains of each method's own sampler.
-        n_draws: Draws per diagnostic chain (R-hat, ESS, mode switches, C2ST).
+        sample_cost: Cost units (`EvalCounter.cost`) each diagnostic chain runs for, whatever one
+            step of the method's sampler costs (R-hat, ESS, mode switches, C2ST).
+        warmup_fraction: The share of `sample_cost` run first and discarded.
         n_c2st: Draws per side of the classifier two-sample test.
         c2st_max_dim: The C2ST runs on targets of at most this dimension (its MLP is slow above).
         energy_hidden: Width of the energy MLP; 0 for the default (64 in 2-D, 128 above).
@@ -74,7 +76,8 @@ class SuiteSettings:
     plugins: tuple[str, ...] = _setting((), rule=(_distinct, "distinct"))
     n_data: int = _setting(10_000, at_least=1)
     n_chains: int = _setting(128, at_least=2)
-    n_draws: int = _setting(200, at_least=8)
+    sample_cost: int = _setting(2000, at_least=1)
+    warmup_fraction: float = _setting(0.25, rule=(lambda v: 0 <= v < 1, "in [0, 1)"))
     n_c2st: int = _setting(1000, at_least=1)
     c2st_max_dim: int = _setting(64, at_least=0)
     energy_hidden: int = _setting(0, at_least=0)
@@ -124,13 +127,15 @@ def _has_type(value: object, hint: Any) -> bool:
         return isinstance(value, tuple) and all(_has_type(v, item) for v in value)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, hint)
 
 
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is tuple:
         return {int: "a list of integers", str: "a list of strings"}[typing.get_args(hint)[0]]
-    return {int: "an integer", str: "a string"}[hint]
+    return {int: "an integer", float: "a number", str: "a string"}[hint]
 
 
 def _show(value: object) -> str:

@@ -22,7 +22,7 @@ def tiny_toml(
     extra: str = "",
     flowmc_table: bool = True,
 ) -> str:
-    """A suite small enough for tests: 3 iterations, 200 data points, 16 chains × 8 draws, no
+    """A suite small enough for tests: 3 iterations, 200 data points, 16 chains of 40 cost units, no
     C2ST, and flowmc_ebm at its registered test_config size."""
     text = f"""
 [suite]
@@ -32,7 +32,7 @@ methods = {methods}
 iterations = 3
 n_data = 200
 n_chains = 16
-n_draws = 8
+sample_cost = 40
 c2st_max_dim = 0
 {extra}
 {targets}
@@ -115,7 +115,14 @@ BAD = {
     "missing key": (tiny_toml().replace("iterations = 3", ""), ": suite.iterations: missing"),
     "bad seeds": (tiny_toml(seeds='["a"]'), ": suite.seeds: must be a list of integers"),
     "duplicate seeds": (tiny_toml(seeds="[1, 1]"), ": suite.seeds: must be distinct"),
-    "few draws": (tiny_toml().replace("n_draws = 8", "n_draws = 3"), ": suite.n_draws: "),
+    "no cost": (
+        tiny_toml().replace("sample_cost = 40", "sample_cost = 0"),
+        ": suite.sample_cost: ",
+    ),
+    "whole warm-up": (
+        tiny_toml(extra="warmup_fraction = 1.0"),
+        ": suite.warmup_fraction: ",
+    ),
     "unknown method": (
         tiny_toml(methods='["flowmc_ebn"]'),
         ": suite.methods: unknown method 'flowmc_ebn' (did you mean 'flowmc_ebm'?)",
@@ -208,7 +215,8 @@ def test_readme_example_config_is_valid(tmp_path):
     (example,) = re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
     config = load_config(write(tmp_path, example))
     assert [t.name for t in config.targets] == ["three_modes", "hd16_equal"]
-    assert config.settings.n_draws == SuiteSettings().n_draws
+    assert config.settings.sample_cost == SuiteSettings().sample_cost
+    assert config.settings.warmup_fraction == SuiteSettings().warmup_fraction
 
 
 def test_defaults_table_applies_shared_hyperparameters_to_every_method(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
-from benchmark.method import Problem
+from benchmark.method import VIEW_DRAWS, Problem
 from benchmark.metrics import grid_weights, weight_tv
 from benchmark.registry import get_method, load_methods
 from benchmark.targets import make_target
@@ -46,7 +46,10 @@ def test_smoke_run_shapes_and_evaluation_counts():
     iterations = 6
     fitted, _ = _train(params, iterations, n_data=500)
     n = params.batch_size
-    assert fitted.negatives.shape == fitted.start.shape == fitted.initial.shape == (n, 2)
+    # negatives: every iteration's batch (fewer than VIEW_DRAWS); initial: VIEW_DRAWS flow draws
+    assert fitted.start.shape == (n, 2) and fitted.negatives.shape == (iterations * n, 2)
+    assert fitted.initial.shape == (VIEW_DRAWS, 2)
+    assert torch.equal(fitted.negatives[-n:], fitted.start)  # the last batch: the chains' state
     assert torch.isfinite(fitted.negatives).all()
     assert [c.iteration for c in fitted.checkpoints] == [3, 6]
     # Per iteration: the chains' state is refreshed (U, ∇U at n points), then per sweep one

@@ -1,10 +1,13 @@
-"""Known answers for the models at initialisation, and the flow's invertibility."""
+"""Known answers for the models at initialisation, the flow's invertibility, and the negatives
+the training loop keeps."""
 
 import torch
 from torch.distributions import MultivariateNormal
 
 from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.flows import Flow
+from benchmark.method import VIEW_DRAWS, Problem, TrainParams, maximum_likelihood
+from benchmark.targets import make_target
 
 
 def _normal_log_prob(x, std):
@@ -83,3 +86,26 @@ def test_flow_sample_is_reproducible_and_leaves_the_global_rng_alone():
     assert a.shape == (50, 3) and not a.requires_grad
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_training_keeps_the_last_view_draws_negatives():
+    # Negatives of iteration i are all equal to i: with batches of 3000, the last 10 000 rows are
+    # 1000 of iteration 2 and all of iterations 3, 4 and 5, in order; the checkpoints keep their
+    # own iteration's batch.
+    data = torch.zeros(100, 2)
+    ebm = TiltedEBM(MLPEnergy(2, 8, 1), 2, 1.0)
+    problem = Problem(data, ebm, 5, make_target("four_modes"))
+    params = TrainParams(batch_size=3000, checkpoints=5)
+
+    def negatives(iteration: int) -> torch.Tensor:
+        return torch.full((3000, 2), float(iteration))
+
+    checkpoints, last = maximum_likelihood(
+        problem, params, torch.Generator().manual_seed(0), lambda i: None, negatives
+    )
+    assert last.shape == (VIEW_DRAWS, 2)
+    expected = torch.cat(
+        [torch.full((1000,), 2.0), *(torch.full((3000,), float(i)) for i in (3, 4, 5))]
+    )
+    assert torch.equal(last[:, 0], expected)
+    assert [float(c.negatives[0, 0]) for c in checkpoints] == [1, 2, 3, 4, 5]

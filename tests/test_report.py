@@ -15,7 +15,7 @@ from test_runner import FAILING_PLUGIN
 from benchmark.config import load_config
 from benchmark.figures import method_palette
 from benchmark.registry import METHODS, load_methods
-from benchmark.report import RESULT_COLUMNS, _cell, build_report, stats
+from benchmark.report import RESULT_COLUMNS, _cell, build_report, runs_frame, stats
 from benchmark.runner import run_suite
 from benchmark.targets import make_target
 
@@ -43,6 +43,18 @@ def test_stats_mean_and_std_over_ok_seeds_and_failures_counted():
     assert (long.loc["b", "n_ok"], long.loc["b", "n_failed"]) == (0, 2)
     assert _cell(long.loc["a"]) == "2 ± 1.4 (1 failed)"
     assert _cell(long.loc["b"]) == "— (2 failed)"
+
+
+def test_not_estimable_metrics_are_nan_with_their_reasons_in_a_column():
+    record = {
+        "target": "hd16", "method": "m", "seed": 0, "status": "ok",
+        "metrics": {"mw_tv_model": None, "log_z": None, "rhat_max": 1.2},
+        "not_estimable": {"mw_tv_model": "IS ESS 3 < 655", "log_z": "IS ESS 3 < 655"},
+    }  # fmt: skip
+    row = runs_frame([record, {**record, "seed": 1, "not_estimable": {}}]).iloc[0]
+    assert np.isnan(row.mw_tv_model) and np.isnan(row.log_z) and row.rhat_max == 1.2
+    assert row.not_estimable == "IS ESS 3 < 655: mw_tv_model, log_z"
+    assert runs_frame([{**record, "not_estimable": {}}]).not_estimable.isna().all()
 
 
 def test_palette_is_fixed_by_the_registry_order():

@@ -60,7 +60,7 @@ def test_evaluate_known_answers_for_a_flat_energy():
     # (½, ½) up to grid symmetry, so with target weights (0.2, 0.8) the TV is 0.3 (the region
     # masses differ from the nominal weights by the overlap Φ(−1.5/√0.1) ≈ 1e-6) and the MSE 0.09.
     fitted, target = flat_ebm_fit([0.2, 0.8])
-    settings = SuiteSettings(n_chains=64, n_draws=16, n_data=2000, c2st_max_dim=0)
+    settings = SuiteSettings(n_chains=64, sample_cost=34, n_data=2000, c2st_max_dim=0)
     result = evaluate(fitted, target, settings, torch.Generator().manual_seed(0))
     m = result.metrics
     # float32 sums over the 512² grid: rounding error ≈ √(2¹⁸) · 6e-8 ≈ 3e-5
@@ -68,21 +68,37 @@ def test_evaluate_known_answers_for_a_flat_energy():
     assert m["mw_tv_model"] == pytest.approx(0.3, abs=1e-4)
     assert m["mw_mse_model"] == pytest.approx(0.09, abs=1e-4)
     assert m["mw_max_model"] == pytest.approx(0.3, abs=1e-4)
-    # log Z of ρ (normalised) by quadrature over ±(1.5 + 5√0.1) ≈ ±3.08: the box misses
-    # 1 − (2Φ(3.08) − 1)² ≈ 4e-3 of the mass, so log Z ≈ log(0.996).
-    assert m["log_z"] == pytest.approx(math.log((2 * 0.99896 - 1) ** 2), abs=1e-3)
+    # log Z of ρ (normalised) by quadrature over the whole plane: 0. The target's box ±3.08
+    # alone would miss 1 − (2Φ(3.08) − 1)² ≈ 4e-3 of the mass; the box covers ρ to ±6σ.
+    assert m["log_z"] == pytest.approx(0.0, abs=1e-5) and m["quad_edge_mass"] < 1e-6
+    assert result.not_estimable == {}
+    # Far from both components: ρ's mass outside the two 99.9 % discs (radius √(0.1 χ²₂(0.999))
+    # ≈ 1.18 around (±1.5, 0)), by an independent midpoint sum of ρ over ±8 (step 0.01).
+    axis = torch.linspace(-8, 8, 1601)[:-1] + 0.005
+    grid = torch.cartesian_prod(axis, axis)
+    rho = torch.exp(-0.5 * (grid**2).sum(-1)) / (2 * math.pi) * 0.01**2
+    far = float(rho[~target.level_regions(grid, 0.999).any(-1)].sum())
+    assert m["mass_far_model"] == pytest.approx(far, abs=1e-3)
     # Negatives = initial = 64 draws of ρ; region 0 is x < 0.
     left = float((fitted.negatives[:, 0] < 0).float().mean())
     assert result.weights["negatives"] == result.weights["initial"] == [left, 1 - left]
     assert m["mw_tv_negatives"] == pytest.approx(abs(left - 0.5), abs=1e-4)
-    # Cost: training evaluations as given; diagnostics = 64 chains × (init + 16 MALA steps).
+    # Cost: training evaluations as given. Diagnostics: 34 cost units per chain, a MALA step
+    # costs one gradient (2 units): the warm-up (a quarter, 8.5 units) is the init (2) and 4
+    # steps (10 units), production 12 steps (24 units) — 64 chains × 17 gradients.
     assert m["grad_evals"] == 100 and m["energy_evals"] == 300
     assert m["sample_grad_evals"] == 64 * 17
+    assert (m["sample_cost"], m["warmup_cost"], m["sample_draws"]) == (34, 10, 12)
     assert math.isnan(m["accept_global"]) and 0 < m["accept_local"] < 1
     assert math.isnan(m["c2st"]) and math.isnan(m["mw_model_spread"])  # skipped; no checkpoint
     curve = result.curves["rhat_time"]
-    assert curve["draws"] == [2, 4, 6, 8, 10, 12, 14, 16]
-    assert all(math.isnan(h) for h in curve["rhat"][:1]) and curve["rhat"][-1] == m["rhat_max"]
+    assert curve["draws"] == [1, 3, 4, 6, 7, 9, 10, 12]
+    assert curve["cost"] == [10 + 2 * n for n in curve["draws"]]
+    assert (
+        curve["seconds"] == sorted(curve["seconds"]) and curve["seconds"][-1] <= m["sample_seconds"]
+    )
+    assert all(math.isnan(h) for h in curve["rhat"][:2]) and curve["rhat"][-1] == m["rhat_max"]
+    assert m["ess_bulk_per_kcost"] == pytest.approx(1000 * m["ess_bulk_min"] / (64 * 24))
     assert len(result.curves["density"]) == 64
 
 
@@ -90,9 +106,9 @@ def test_log_density_error_is_zero_when_the_ebm_is_the_target():
     # A one-mode target N(0, I) equals ρ with E ≡ 0: the only error is log Z from the grid.
     fitted, _ = flat_ebm_fit([0.5, 0.5])
     target = make_target("gmm", name="one", means=[[0.0, 0.0]], variances=1.0)
-    settings = SuiteSettings(n_chains=64, n_draws=8, n_data=2000, c2st_max_dim=0)
+    settings = SuiteSettings(n_chains=64, sample_cost=20, n_data=2000, c2st_max_dim=0)
     m = evaluate(fitted, target, settings, torch.Generator().manual_seed(0)).metrics
-    # the ±5 box misses ≈ 1.2e-6 of the mass: (log Z)² ≈ 1.5e-12
+    # quadrature over the whole plane: (log Z)² from float32 sums only
     assert m["logdens_err"] < 1e-9
     assert m["mw_tv_model"] == pytest.approx(0.0, abs=1e-4)  # float32 grid sums, as above
 

@@ -1,5 +1,5 @@
 """Known answers for the samplers: invariance of exact Gaussians, exact proposals, mode weights on
-`two_modes`, evaluation counts and reproducibility.
+`two_modes`, evaluation counts, runs of equal cost and reproducibility.
 
 Statistical checks start chains from exact draws and compare the chains' last positions, which
 are iid across chains: the standard error of a mean is s/√n, of a Gaussian variance s²√(2/(n−1)),
@@ -21,6 +21,7 @@ from benchmark.samplers import (
     NeuralTransportMALA,
     Potential,
     fit_flow_to_chains,
+    run_for_cost,
     sample_chains,
 )
 from benchmark.targets import make_target
@@ -236,3 +237,43 @@ def test_flowmc_rejects_a_bad_schedule():
     flow = Flow(2, base_std=1.0)
     with pytest.raises(ValueError, match="schedule"):
         FlowMC(MALA(potential, 0.1), ISIR(potential, flow, 4), [("global", 1), ("mala", 2)])
+
+
+def test_cost_units_count_a_gradient_as_two_energy_evaluations():
+    potential = _gaussian_potential()
+    x = torch.zeros(10, 2)
+    potential.value(x)  # 10 energy-only evaluations
+    potential.value_and_grad(x[:3])  # 3 gradients (each also an energy evaluation)
+    assert (potential.counter.energy, potential.counter.grad) == (13, 3)
+    assert potential.counter.cost == 10 + 2 * 3
+
+
+def test_samplers_of_different_step_cost_run_for_the_same_cost_per_chain(generator):
+    # MALA costs 2 units a step (one gradient); a flowMC sweep of 1 i-SIR move (pool 8: 7 energy
+    # evaluations, 1 gradient at the pick) and 2 MALA steps costs 7 + 2 + 4 = 13. With a budget
+    # of 260 units per chain, MALA runs 130 steps and flowMC 20 sweeps (exactly 260 each), and a
+    # budget of 250 stops at the first step reaching it: 125 steps, 20 sweeps (260 units).
+    target = make_target("two_modes")
+    for budget, mala_steps, sweeps in ((260, 130, 20), (250, 125, 20)):
+        runs = {}
+        for name in ("mala", "flowmc"):
+            potential = Potential(lambda x: -target.log_prob(x))
+            local = MALA(potential, 0.01)
+            sampler = local
+            if name == "flowmc":
+                global_move = ISIR(potential, _ExactProposal(target), pool_size=8)
+                sampler = FlowMC(local, global_move, [("global", 1), ("local", 2)])
+            state = sampler.init(target.sample(64, generator))
+            before = potential.counter.cost
+            steps = list(run_for_cost(sampler, state, potential.counter, budget, generator))
+            cost = (potential.counter.cost - before) / 64
+            assert steps[-1][2] == cost
+            runs[name] = (len(steps), cost)
+        assert runs == {"mala": (mala_steps, 2 * mala_steps), "flowmc": (sweeps, 13 * sweeps)}
+    # At least `min_steps`, whatever the budget; a sampler counting nothing is an error.
+    potential = _gaussian_potential()
+    mala = MALA(potential, 0.1)
+    state = mala.init(_gaussian_draws(generator, 8))
+    assert len(list(run_for_cost(mala, state, potential.counter, 0, generator, min_steps=3))) == 3
+    with pytest.raises(ValueError, match="not counted"):
+        list(run_for_cost(mala, state, Potential(lambda x: x.sum(-1)).counter, 10, generator))

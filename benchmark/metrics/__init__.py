@@ -2,27 +2,52 @@
 
 from .c2st import c2st
 from .density import (
+    FAR_LEVEL,
+    MAX_KHAT,
     DensityWeights,
+    ImportanceDraws,
+    draw_importance,
+    far_fraction,
     grid_weights,
     importance_weights,
     log_density_error,
-    model_weights,
+    min_ess,
+    pareto_khat,
 )
-from .diagnostics import ess, mode_switch_rate, rhat
-from .weights import sample_weights, weight_max_error, weight_mse, weight_tv
+from .diagnostics import CORE_LEVEL, core_switches, ess, rhat
+from .proposal import DefensiveMixture, DiagonalGaussians, defensive_proposal, fitted_gaussians
+from .weights import (
+    sample_weights,
+    weight_max_error,
+    weight_mse,
+    weight_mse_floor,
+    weight_tv,
+)
 
 __all__ = [
+    "CORE_LEVEL",
+    "FAR_LEVEL",
+    "MAX_KHAT",
+    "DefensiveMixture",
     "DensityWeights",
+    "DiagonalGaussians",
+    "ImportanceDraws",
     "c2st",
+    "core_switches",
+    "defensive_proposal",
+    "draw_importance",
     "ess",
+    "far_fraction",
+    "fitted_gaussians",
     "grid_weights",
     "importance_weights",
     "log_density_error",
-    "mode_switch_rate",
-    "model_weights",
+    "min_ess",
+    "pareto_khat",
     "rhat",
     "sample_weights",
     "weight_max_error",
     "weight_mse",
+    "weight_mse_floor",
     "weight_tv",
 ]

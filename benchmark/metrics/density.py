@@ -1,42 +1,94 @@
-"""Mode weights and normalising constant of an unnormalised density p̃ (e.g. an EBM), and its
-log-density error to the target.
+"""Mode weights, normalising constant and far mass of an unnormalised density p̃ (e.g. an EBM) over
+the whole space, and its log-density error to the target.
 
-In 2-D, quadrature on a fine grid over the target's bounds (exact up to grid error; mass outside
-the box is not seen). In higher dimension, self-normalised importance sampling from Gaussians at
-the target's modes with inflated covariance: mass far from every true mode is invisible to it.
+In 2-D, midpoint quadrature over a box that covers given points (the tilt's high-probability
+region, the method's own draws) and the target's box, grown while its edge cells carry mass, then
+refined on the part of the box that holds the mass; the mass left on the edge is reported. In
+higher dimension, self-normalised importance sampling from a proposal with an exact density (the
+defensive mixture of `proposal.py`), with its effective sample size (ESS) and the Pareto k̂ of its
+weights (Vehtari et al. 2024, through ArviZ's PSIS).
+
+An estimate is *not estimable* — a reason instead of a number — when its ESS is below
+max(100, 1 % of the draws), when k̂ > 0.7 (the weights' tail is so heavy that the estimate and its
+standard error cannot be trusted, however large the ESS looks), or when the quadrature box kept
+more than 1e-4 of the mass on its edge.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from ..samplers import Proposal
 from ..targets import Target
 
 __all__ = [
+    "FAR_LEVEL",
     "DensityWeights",
+    "ImportanceDraws",
+    "draw_importance",
+    "far_fraction",
     "grid_weights",
     "importance_weights",
-    "model_weights",
     "log_density_error",
+    "pareto_khat",
+    "min_ess",
+    "MAX_KHAT",
 ]
 
 LogDensity = Callable[[Tensor], Tensor]
+FAR_LEVEL = 0.999  # "far": outside every component's 99.9 % region
 _CHUNK = 2**16
+_GROWTH = 8  # at most this many enlargements of the box
+_EDGE_TOL = 1e-6  # grow while the edge cells hold more than this fraction of the mass
+_EDGE_MAX = 1e-4  # not estimable when the edge still holds more than this
+_ZOOM_DROP = 1e-7  # the refined box holds every coarse cell but the lightest, totalling this
+MAX_KHAT = 0.7  # importance weights with a larger Pareto k̂ are not trusted (Vehtari et al. 2024)
 
 
 class DensityWeights(NamedTuple):
-    """Mode weights of a density (n_modes,), their standard errors (n_modes,), its log
-    normalising constant, and the importance-sampling ESS (None for quadrature)."""
+    """An estimate over the whole space.
+
+    Attributes:
+        weights: Mass in each mode region, (n_modes,).
+        stderr: Their standard errors (delta method; zeros for quadrature), (n_modes,).
+        log_z: log of the normalising constant.
+        mass_far: Mass outside every component's `FAR_LEVEL` region.
+        ess: Importance-sampling ESS (None for quadrature).
+        khat: Pareto k̂ of the importance weights (None for quadrature).
+        draws: Importance draws, or quadrature points.
+        edge_mass: Mass in the outermost cells of the quadrature box (None for importance).
+        not_estimable: Why the estimate cannot be trusted, or None.
+    """
 
     weights: Tensor
     stderr: Tensor
     log_z: float
+    mass_far: float
     ess: float | None
+    khat: float | None
+    draws: int
+    edge_mass: float | None
+    not_estimable: str | None
+
+
+def min_ess(draws: int) -> float:
+    """The smallest importance-sampling ESS trusted: max(100, 1 % of the draws)."""
+    return max(100.0, 0.01 * draws)
+
+
+def far_fraction(x: Tensor, target: Target) -> float:
+    """Fraction of points x (n, d) outside every component's `FAR_LEVEL` region."""
+    return float((~target.level_regions(x.detach().cpu(), FAR_LEVEL).any(-1)).float().mean())
 
 
 @torch.no_grad()
@@ -44,65 +96,158 @@ def _evaluate(log_density: LogDensity, x: Tensor) -> Tensor:
     return torch.cat([log_density(chunk) for chunk in x.split(_CHUNK)])
 
 
+def _midpoints(lo: Tensor, hi: Tensor, cells: int) -> tuple[Tensor, float]:
+    """Cell midpoints (cells², 2) of a cells × cells grid over [lo, hi] (2,), and the cell area."""
+    step = (hi - lo) / cells
+    axes = [torch.linspace(lo[i] + step[i] / 2, hi[i] - step[i] / 2, cells) for i in range(2)]
+    return torch.cartesian_prod(*axes), float(step.prod())
+
+
+def _grow(
+    log_density: LogDensity, lo: Tensor, hi: Tensor, cells: int, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor, float]:
+    """Enlarge [lo, hi] (by half its width on each heavy side) until the outermost coarse cells
+    hold at most `_EDGE_TOL` of the mass, at most `_GROWTH` times. Returns lo, hi, the coarse
+    cells' log masses (cells, cells) and the edge mass fraction."""
+    for attempt in range(_GROWTH + 1):
+        points, area = _midpoints(lo, hi, cells)
+        log_mass = _evaluate(log_density, points.to(device)).double().cpu() + math.log(area)
+        log_mass = log_mass.view(cells, cells)  # [i, j]: x-cell i, y-cell j
+        mass = torch.softmax(log_mass.reshape(-1), 0).view(cells, cells)
+        sides = torch.stack([mass[0].sum(), mass[:, 0].sum(), mass[-1].sum(), mass[:, -1].sum()])
+        edge = float(mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum())
+        if not math.isfinite(edge) or edge <= _EDGE_TOL or attempt == _GROWTH:
+            return lo, hi, log_mass, edge
+        heavy = sides > _EDGE_TOL / 4  # low x, low y, high x, high y
+        width = hi - lo
+        lo = lo - torch.where(heavy[:2], width / 2, 0.0)
+        hi = hi + torch.where(heavy[2:], width / 2, 0.0)
+    raise AssertionError("unreachable: the last attempt returns")
+
+
 def grid_weights(
     log_density: LogDensity,
     target: Target,
+    cover: Tensor | None = None,
     resolution: int = 512,
+    coarse: int = 256,
     device: str | torch.device = "cpu",
 ) -> DensityWeights:
-    """Quadrature on a resolution² midpoint grid over `target.bounds` (2-D targets)."""
+    """Quadrature over the whole plane (2-D targets): a coarse² grid over a box holding the
+    target's box and every point of `cover` (n, 2) with a 10 % margin, grown while its edge
+    carries mass, then a resolution² midpoint grid on the smallest sub-box holding all but
+    `_ZOOM_DROP` of the mass (the coarse cells elsewhere)."""
     if target.dim != 2:
         raise ValueError(f"grid_weights: needs a 2-D target, {target.name!r} has dim {target.dim}")
-    lo, hi = target.bounds
-    step = (hi - lo) / resolution
-    axis = torch.linspace(lo + step / 2, hi - step / 2, resolution, device=device)
-    points = torch.cartesian_prod(axis, axis)
-    log_p = _evaluate(log_density, points)
-    log_z = torch.logsumexp(log_p, 0) + 2 * math.log(step)
-    mass = torch.softmax(log_p, 0).cpu()
-    labels = target.assign_modes(points.cpu())
-    weights = torch.zeros(target.n_modes).index_add_(0, labels, mass)
-    return DensityWeights(weights, torch.zeros(target.n_modes), float(log_z), None)
+    lo, hi = torch.full((2,), float(target.bounds[0])), torch.full((2,), float(target.bounds[1]))
+    if cover is not None:
+        finite = cover.detach().cpu().float()
+        finite = finite[torch.isfinite(finite).all(-1)]
+        if len(finite):
+            lo, hi = (
+                torch.minimum(lo, finite.min(0).values),
+                torch.maximum(hi, finite.max(0).values),
+            )
+    margin = 0.1 * (hi - lo)
+    lo, hi, log_coarse, edge = _grow(
+        log_density, lo - margin, hi + margin, coarse, torch.device(device)
+    )
+    if not bool(torch.isfinite(torch.logsumexp(log_coarse.reshape(-1), 0))):
+        nan = torch.full((target.n_modes,), math.nan)
+        return DensityWeights(nan, nan, math.nan, math.nan, None, None, coarse**2, edge, None)
+    # The refined box: index range of every coarse cell outside the lightest ones holding
+    # `_ZOOM_DROP` of the mass.
+    mass = torch.softmax(log_coarse.reshape(-1), 0)
+    order = mass.argsort()
+    light = order[mass[order].cumsum(0) <= _ZOOM_DROP]
+    keep = torch.ones_like(mass, dtype=torch.bool)
+    keep[light] = False
+    rows, cols = keep.view(coarse, coarse).nonzero(as_tuple=True)
+    i0, i1, j0, j1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    step = (hi - lo) / coarse
+    zoom_lo = lo + step * torch.tensor([i0, j0])
+    zoom_hi = lo + step * torch.tensor([i1, j1])
+    fine, fine_area = _midpoints(zoom_lo, zoom_hi, resolution)
+    log_fine = _evaluate(log_density, fine.to(device)).double().cpu() + math.log(fine_area)
+    coarse_points, _ = _midpoints(lo, hi, coarse)
+    outside = torch.ones(coarse, coarse, dtype=torch.bool)
+    outside[i0:i1, j0:j1] = False
+    outside = outside.reshape(-1)
+    points = torch.cat([fine, coarse_points[outside]])
+    log_mass = torch.cat([log_fine, log_coarse.reshape(-1)[outside]])
+    log_z = float(torch.logsumexp(log_mass, 0))
+    w = torch.softmax(log_mass, 0)
+    labels = target.assign_modes(points)
+    weights = torch.zeros(target.n_modes, dtype=torch.float64).index_add_(0, labels, w)
+    far = ~target.level_regions(points, FAR_LEVEL).any(-1)
+    reason = None
+    if edge > _EDGE_MAX:
+        reason = f"quadrature edge mass {edge:.1g} > {_EDGE_MAX:g}"
+    return DensityWeights(
+        weights.float(),
+        torch.zeros(target.n_modes),
+        log_z,
+        float(w[far].sum()),
+        None,
+        None,
+        len(points),
+        edge,
+        reason,
+    )
+
+
+class ImportanceDraws(NamedTuple):
+    """Draws x (n, d) of a proposal, their log density (n,), mode regions (n,) and whether each
+    is far from every component (n,) — reusable for several densities."""
+
+    x: Tensor
+    log_q: Tensor
+    labels: Tensor
+    far: Tensor
+
+
+def draw_importance(
+    proposal: Proposal, target: Target, n: int, generator: torch.Generator
+) -> ImportanceDraws:
+    """n draws of `proposal` with everything the estimate needs but the density itself."""
+    x, log_q = proposal.sample_and_log_prob(n, generator)
+    cpu = x.cpu()
+    far = ~target.level_regions(cpu, FAR_LEVEL).any(-1)
+    return ImportanceDraws(x, log_q.double().cpu(), target.assign_modes(cpu), far)
 
 
 def importance_weights(
-    log_density: LogDensity,
-    target: Target,
-    generator: torch.Generator,
-    n: int = 2**16,
-    inflation: float | None = None,
+    log_density: LogDensity, target: Target, draws: ImportanceDraws
 ) -> DensityWeights:
-    """Self-normalised importance sampling from an equal mixture of N(μ_k, inflation · Σ_k) at the
-    target's modes (targets with `means` and `variances`); the default inflation 1 + 2/√d keeps
-    the ESS a sizeable fraction of n as d grows. Standard errors by the delta method."""
-    if not hasattr(target, "means"):
-        raise ValueError(f"importance_weights: target {target.name!r} has no mode means")
-    if inflation is None:
-        inflation = 1 + 2 / math.sqrt(target.dim)
-    device = generator.device
-    means, var = target.means.to(device), inflation * target.variances.to(device)
-    k = torch.randint(target.n_modes, (n,), generator=generator, device=device)
-    x = means[k] + var[k].sqrt() * torch.randn(n, target.dim, generator=generator, device=device)
-    comp = -0.5 * (((x[:, None] - means) ** 2 / var).sum(-1) + torch.log(2 * math.pi * var).sum(-1))
-    log_q = torch.logsumexp(comp, 1) - math.log(target.n_modes)
-    log_w = (_evaluate(log_density, x) - log_q).double().cpu()
+    """Self-normalised importance sampling: weights w_i ∝ p̃(x_i)/q(x_i); mode weights and the far
+    mass with delta-method standard errors √(Σ w̄_i² (1_i − ŵ)²); log Z = log mean w_i."""
+    n = len(draws.x)
+    log_w = _evaluate(log_density, draws.x).double().cpu() - draws.log_q
+    log_w = log_w.nan_to_num(nan=math.inf)  # an undefined density is not a small one
     log_z = float(torch.logsumexp(log_w, 0) - math.log(n))
     w = torch.softmax(log_w, 0)
-    labels = target.assign_modes(x.cpu())
-    onehot = torch.nn.functional.one_hot(labels, target.n_modes).double()
+    onehot = torch.nn.functional.one_hot(draws.labels, target.n_modes).double()
     weights = w @ onehot
     stderr = ((w[:, None] ** 2) * (onehot - weights) ** 2).sum(0).sqrt()
     ess = float(1 / (w**2).sum())
-    return DensityWeights(weights.float(), stderr.float(), log_z, ess)
+    khat = pareto_khat(log_w)
+    reason = None
+    if not ess >= min_ess(n):  # also when the weights are NaN
+        reason = f"IS ESS {ess:.3g} < {min_ess(n):.0f}"
+    elif not khat <= MAX_KHAT:
+        reason = f"IS Pareto k̂ {khat:.2f} > {MAX_KHAT}"
+    far = float(w[draws.far].sum())
+    return DensityWeights(weights.float(), stderr.float(), log_z, far, ess, khat, n, None, reason)
 
 
-def model_weights(
-    log_density: LogDensity, target: Target, generator: torch.Generator
-) -> DensityWeights:
-    """Quadrature in 2-D, importance sampling above."""
-    if target.dim == 2:
-        return grid_weights(log_density, target, device=generator.device)
-    return importance_weights(log_density, target, generator)
+def pareto_khat(log_w: Tensor) -> float:
+    """Pareto k̂ of importance log-weights (n,) (PSIS, ArviZ); NaN for non-finite weights."""
+    if not bool(torch.isfinite(log_w).all()):
+        return math.nan
+    with warnings.catch_warnings():  # ArviZ warns when k̂ is large: that is what is measured
+        warnings.simplefilter("ignore")
+        _, khat = az.psislw(log_w.numpy().copy())
+    return float(khat)
 
 
 @torch.no_grad()

@@ -1,5 +1,6 @@
 """Chain mixing through ArviZ, on draws shaped (chains, draws, dim) — the layout is checked, a
-(draws, chains) mix-up is an error, not a silently wrong number — and the mode-switch rate."""
+(draws, chains) mix-up is an error, not a silently wrong number — and switches between mode cores.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import warnings
 from typing import Literal
 
 import numpy as np
+import torch
 from torch import Tensor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-__all__ = ["rhat", "ess", "mode_switch_rate"]
+__all__ = ["CORE_LEVEL", "rhat", "ess", "core_switches"]
+
+CORE_LEVEL = 0.9  # a component's core: its 90 % region
 
 
 def _dataset(draws: Tensor, chains: int) -> az.InferenceData:
@@ -40,11 +44,16 @@ def ess(draws: Tensor, *, chains: int, kind: Literal["bulk", "tail"] = "bulk") -
     return float(np.min(az.ess(_dataset(draws, chains), method=kind)["x"].values))
 
 
-def mode_switch_rate(labels: Tensor, *, chains: int) -> float:
-    """Transitions between mode regions per chain per 1000 steps, labels (chains, draws)."""
-    if labels.ndim != 2 or labels.shape[0] != chains or labels.shape[1] < 2:
+def core_switches(cores: Tensor, *, chains: int) -> Tensor:
+    """Per-chain number of mode switches, cores (chains, draws) -> (chains,): a chain's mode is the
+    last core it entered (labels ≥ 0; −1 between cores keeps the mode), and a switch is entering a
+    core other than the chain's mode — flicker across a region boundary does not count."""
+    if cores.ndim != 2 or cores.shape[0] != chains or cores.shape[1] < 2:
         raise ValueError(
-            f"labels: expected layout (chains={chains}, draws ≥ 2), got shape {tuple(labels.shape)}"
+            f"cores: expected layout (chains={chains}, draws ≥ 2), got shape {tuple(cores.shape)}"
         )
-    switches = (labels[:, 1:] != labels[:, :-1]).float().sum()
-    return float(1000 * switches / (chains * (labels.shape[1] - 1)))
+    steps = torch.arange(cores.shape[1], device=cores.device).expand_as(cores)
+    last = torch.where(cores >= 0, steps, -1).cummax(dim=1).values
+    mode = torch.where(last >= 0, cores.gather(1, last.clamp_min(0)), -1)
+    changed = (mode[:, 1:] != mode[:, :-1]) & (mode[:, :-1] >= 0)
+    return changed.sum(1)

@@ -4,13 +4,24 @@ Every sampler targets a `Potential` U = −log π (up to a constant) and counts 
 gradient evaluations; the randomness comes only from the `torch.Generator` passed to `step`.
 """
 
-from .base import EvalCounter, Info, Potential, Sampler, State, sample_chains, select
+from .base import (
+    GRAD_COST,
+    EvalCounter,
+    Info,
+    Potential,
+    Sampler,
+    State,
+    run_for_cost,
+    sample_chains,
+    select,
+)
 from .flowmc import FlowMC, Phase, fit_flow_to_chains
 from .independent import IMH, ISIR, Proposal
 from .langevin import MALA, ULA
 from .neural_transport import NeuralTransportMALA
 
 __all__ = [
+    "GRAD_COST",
     "EvalCounter",
     "FlowMC",
     "IMH",
@@ -25,6 +36,7 @@ __all__ = [
     "State",
     "ULA",
     "fit_flow_to_chains",
+    "run_for_cost",
     "sample_chains",
     "select",
 ]

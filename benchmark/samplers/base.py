@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
-__all__ = ["EvalCounter", "Potential", "State", "Info", "Sampler", "sample_chains", "select"]
+__all__ = [
+    "GRAD_COST",
+    "EvalCounter",
+    "Potential",
+    "State",
+    "Info",
+    "Sampler",
+    "run_for_cost",
+    "sample_chains",
+    "select",
+]
+
+#: Cost units of one gradient evaluation: its forward pass and a backward pass, the usual price
+#: of reverse-mode differentiation; an energy-only evaluation (e.g. an i-SIR pool) costs 1.
+GRAD_COST = 2
 
 
 @dataclass
 class EvalCounter:
-    """Per-point evaluations of the potential and of its x-gradient (hardware-independent cost)."""
+    """Per-point evaluations of the potential and of its x-gradient (hardware-independent cost).
+
+    Every gradient evaluation also counts as an energy evaluation (`value_and_grad` returns both).
+    """
 
     energy: int = 0
     grad: int = 0
+
+    @property
+    def cost(self) -> int:
+        """Cost units: 1 per energy-only evaluation, `GRAD_COST` per gradient evaluation, i.e.
+        (energy − grad) + GRAD_COST · grad. Flow passes are not counted (they are timed)."""
+        return self.energy - self.grad + GRAD_COST * self.grad
 
 
 class Potential:
@@ -99,3 +122,25 @@ def sample_chains(
         draws.append(sampler.position(state))
         infos.append(info)
     return state, torch.stack(draws, dim=1), infos
+
+
+def run_for_cost(
+    sampler: Sampler,
+    state: State,
+    counter: EvalCounter,
+    budget: float,
+    generator: torch.Generator,
+    min_steps: int = 1,
+) -> Iterator[tuple[State, Info, float]]:
+    """Step every chain until each has cost `budget` units (`EvalCounter.cost` of `counter`,
+    which the sampler's potential counts on, divided by the chains), and at least `min_steps`
+    steps; after each step yield (state, info, cost per chain so far)."""
+    chains, start = state.x.shape[0], counter.cost
+    spent, steps = 0.0, 0
+    while spent < budget or steps < min_steps:
+        state, info = sampler.step(state, generator)
+        steps += 1
+        spent = (counter.cost - start) / chains
+        if spent <= 0:
+            raise ValueError("run_for_cost: the sampler's steps are not counted on `counter`")
+        yield state, info, spent

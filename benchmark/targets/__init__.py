@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ParamError, closest
-from .base import RegionWeights, Target
-from .gmm import GaussianMixture, generated_gmm, gmm, paper_hd
+from .base import RegionWeights, Target, sole_region
+from .gmm import GaussianMixture, PaperHD, generated_gmm, gmm, paper_hd
 from .mog import mog
 from .rings import Rings, rings
 
@@ -25,10 +25,12 @@ __all__ = [
     "FAMILIES",
     "PRESETS",
     "GaussianMixture",
+    "PaperHD",
     "RegionWeights",
     "Rings",
     "Target",
     "make_target",
+    "sole_region",
 ]
 
 FAMILIES: dict[str, Callable[..., Target]] = {

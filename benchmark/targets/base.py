@@ -10,7 +10,14 @@ from torch import Tensor
 
 from ..errors import ParamError
 
-__all__ = ["Target", "RegionWeights", "check_weights", "check_positive", "check_integer"]
+__all__ = [
+    "Target",
+    "RegionWeights",
+    "check_weights",
+    "check_positive",
+    "check_integer",
+    "sole_region",
+]
 
 
 class RegionWeights(NamedTuple):
@@ -23,12 +30,15 @@ class RegionWeights(NamedTuple):
 
 @runtime_checkable
 class Target(Protocol):
-    """A distribution p★ with exact log density, exact sampling and mode regions."""
+    """A distribution p★ with exact log density, exact sampling, mode regions, and per component
+    a Gaussian description and its probability-level regions (ellipsoids, or bands for rings)."""
 
     name: str
     dim: int
     n_modes: int
-    bounds: tuple[float, float]  # square plotting / quadrature box, same on every axis
+    bounds: tuple[float, float]  # square plotting box, same on every axis
+    means: Tensor  # (n_modes, dim): the Gaussian description of each component, used to
+    variances: Tensor  # (n_modes, dim): propose where p★'s modes are (importance sampling)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact normalised log density, (n, dim) -> (n,)."""
@@ -41,6 +51,17 @@ class Target(Protocol):
 
     def region_weights(self) -> RegionWeights:
         """Reference masses of p★ in each region, (n_modes,), and their standard errors."""
+
+    def level_regions(self, x: Tensor, level: float) -> Tensor:
+        """Whether each point lies in each component's `level` region — the smallest region
+        holding that probability of the component (0.9: its core; 0.999: where it ends):
+        (n, dim) -> BoolTensor (n, n_modes). Regions of neighbouring components may overlap."""
+
+
+def sole_region(inside: Tensor) -> Tensor:
+    """The one region that contains each point, −1 where none or several do: BoolTensor
+    (n, n_modes) from `Target.level_regions` -> LongTensor (n,)."""
+    return torch.where(inside.sum(-1) == 1, inside.long().argmax(-1), -1)
 
 
 def check_weights(weights: Sequence[float] | Tensor, n_modes: int) -> Tensor:

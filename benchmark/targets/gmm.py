@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from functools import cached_property
 
 import torch
+from scipy.stats import chi2, norm
 from torch import Tensor
 
 from ..errors import ParamError
 from .base import RegionWeights, check_integer, check_positive, check_weights
 
-__all__ = ["GaussianMixture", "gmm", "generated_gmm", "paper_hd"]
+__all__ = ["GaussianMixture", "PaperHD", "gmm", "generated_gmm", "paper_hd"]
 
 _REGION_DRAWS = 2**20  # ≥ 10⁶ Monte Carlo draws for the region masses
 _CHUNK = 2**16
@@ -22,7 +23,11 @@ class GaussianMixture:
     """p★(x) = Σ_k w_k N(x; μ_k, diag v_k).
 
     Mode region k is where the *unweighted* density N(x; μ_k, diag v_k) is highest, so the
-    partition never depends on the weights being estimated.
+    partition never depends on the weights being estimated. When the mixture is symmetric — equal
+    weights, one isotropic variance, and the centred means' Gram matrix unchanged by the cyclic
+    shift k -> k + 1, so that an isometry maps each component onto the next and its region onto
+    the next region — every region holds exactly 1/K (eight_gaussians); otherwise the masses are
+    estimated by Monte Carlo.
 
     Arguments:
         name: A name for tables.
@@ -37,6 +42,7 @@ class GaussianMixture:
         self.weights = weights.to(torch.float32)
         self.variances = variances.to(torch.float32)
         self.n_modes, self.dim = self.means.shape
+        self.symmetric = _cyclic_symmetry(means, weights, variances)
         spread = 5.0 * float(self.variances.max().sqrt())
         edge = max(abs(float(self.means.min())), abs(float(self.means.max()))) + spread
         self.bounds = (-edge, edge)
@@ -81,19 +87,83 @@ class GaussianMixture:
         return counts / per_component, per_component
 
     def region_weights(self) -> RegionWeights:
-        """Masses of p★ in each region: Σ_j w_j P(region k | j), stratified over components
-        (≥ 10⁶ draws in all), with the Monte Carlo standard error."""
+        """Masses of p★ in each region: exactly 1/K for a symmetric mixture; otherwise
+        Σ_j w_j P(region k | j), stratified over components (≥ 10⁶ draws in all), with the Monte
+        Carlo standard error."""
+        if self.symmetric:
+            equal = torch.full((self.n_modes,), 1 / self.n_modes)
+            return RegionWeights(equal, torch.zeros(self.n_modes))
         p, m = self._confusion
         w = self.weights.to(torch.float64)
         weights = w @ p
         stderr = ((w[:, None] ** 2 * p * (1 - p) / m).sum(0)).sqrt()
         return RegionWeights(weights.float(), stderr.float())
 
+    def level_regions(self, x: Tensor, level: float) -> Tensor:
+        """Inside component k's `level` ellipsoid: Mahalanobis distance² to μ_k at most the
+        χ²_d quantile at `level`, (n, d) -> BoolTensor (n, K)."""
+        mu, var = self.means.to(x), self.variances.to(x)
+        squared = ((x[:, None, :] - mu) ** 2 / var).sum(-1)
+        return squared <= float(chi2.ppf(level, self.dim))
+
     @property
     def overlap(self) -> float:
         """Largest probability that a draw of one component falls outside its own region."""
         p, _ = self._confusion
         return float(1 - p.diagonal().min())
+
+
+class PaperHD(GaussianMixture):
+    """The paper's 4 modes (see `paper_hd`), whose region masses have a closed form.
+
+    With S₁ the sum of the first ⌊d/2⌋ coordinates and S₂ that of the rest, x·μ_k = a(±S₁ ± S₂):
+    the nearest mean is the quadrant of (S₁, S₂). Under component j, S₁ and S₂ are independent
+    normals, so P(region k | j) = Φ(s₁ t₁ a√h₁) Φ(s₂ t₂ a√h₂), with (s, t) the block signs of
+    μ_k and μ_j and h₁, h₂ the block lengths.
+
+    Arguments:
+        name: A name for tables.
+        dim: Dimension d ≥ 2.
+        a: The means' coordinate magnitude.
+        weights: Mixture weights, (4,), float64.
+    """
+
+    def __init__(self, name: str, dim: int, a: float, weights: Tensor) -> None:
+        mu1 = torch.full((dim,), float(a), dtype=torch.float64)
+        mu2 = mu1.clone()
+        mu2[: dim // 2] = -a
+        means = torch.stack([mu1, mu2, -mu2, -mu1])
+        super().__init__(name, means, weights, torch.ones(4, dim, dtype=torch.float64))
+        self.a = float(a)
+
+    @cached_property
+    def _confusion(self) -> tuple[Tensor, float]:
+        a = self.a
+        halves = torch.tensor([self.dim // 2, self.dim - self.dim // 2], dtype=torch.float64)
+        signs = self.means[:, [0, -1]].sign().double()  # (K, 2): block signs of each mean
+        agree = signs[:, None, :] * signs[None, :, :]  # (j, k, block)
+        p = torch.from_numpy(norm.cdf((agree * a * halves.sqrt()).numpy())).prod(-1)
+        return p, math.inf
+
+    def region_weights(self) -> RegionWeights:
+        """Exact masses Σ_j w_j P(region k | j) (closed form), standard error 0."""
+        p, _ = self._confusion
+        weights = self.weights.to(torch.float64) @ p
+        return RegionWeights(weights.float(), torch.zeros(self.n_modes))
+
+
+def _cyclic_symmetry(means: Tensor, weights: Tensor, variances: Tensor) -> bool:
+    """Equal weights, one isotropic variance, and a centred Gram matrix G with
+    G[i+1, j+1] = G[i, j] (indices mod K): then an orthogonal map about the centroid sends each
+    component onto the next (float64 inputs, checked to 1e-9 relative)."""
+    if means.shape[0] < 2:
+        return False
+    if not (bool((weights == weights[0]).all()) and bool((variances == variances[0, 0]).all())):
+        return False
+    centred = means - means.mean(0)
+    gram = centred @ centred.T
+    shifted = gram.roll((1, 1), (0, 1))
+    return bool((gram - shifted).abs().max() <= 1e-9 * max(float(gram.abs().max()), 1e-300))
 
 
 def gmm(
@@ -164,8 +234,4 @@ def paper_hd(
     μ3 = −μ2, μ4 = −μ1. Neighbours are a√(2d) apart: mis-assignment Φ(−a√(d/2))."""
     check_integer("dim", dim, 2)
     check_positive("a", a)
-    mu1 = torch.full((dim,), float(a), dtype=torch.float64)
-    mu2 = mu1.clone()
-    mu2[: dim // 2] = -a
-    means = torch.stack([mu1, mu2, -mu2, -mu1])
-    return gmm(name, means.tolist(), weights, [1.0] * 4)
+    return PaperHD(name, dim, a, check_weights([0.25] * 4 if weights is None else weights, 4))

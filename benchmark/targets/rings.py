@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+from scipy.stats import norm
 from torch import Tensor
 
 from ..errors import ParamError
@@ -24,7 +25,8 @@ class Rings:
     The mass the radial Gaussians put below zero (Φ(−r_1/s), 1e-11 for the preset) is neglected:
     draws reflect it onto positive radii. Mode regions are the annuli where component k's
     unweighted radial density is highest (boundaries half-way between radii); their masses are
-    exact (normal CDFs).
+    exact (normal CDFs). Component k's `level` region is the band |r − r_k| ≤ s·Φ⁻¹((1 + level)/2);
+    its Gaussian description (for importance proposals) is the moment-matched N(0, (r_k² + s²)/2 I).
     """
 
     dim = 2
@@ -35,6 +37,8 @@ class Rings:
         self.weights = weights.to(torch.float32)
         self.std = std
         self.n_modes = len(radii)
+        self.means = torch.zeros(self.n_modes, 2)
+        self.variances = ((self.radii**2 + std**2) / 2)[:, None].expand(-1, 2).clone()
         edge = float(self.radii.max()) + 4 * std
         self.bounds = (-edge, edge)
 
@@ -63,6 +67,11 @@ class Rings:
     def assign_modes(self, x: Tensor) -> Tensor:
         """Annulus of each point, (n, 2) -> (n,)."""
         return self._radial_log_prob(x.norm(dim=-1)).argmax(dim=-1)
+
+    def level_regions(self, x: Tensor, level: float) -> Tensor:
+        """Inside component k's `level` band of radii, (n, 2) -> BoolTensor (n, K)."""
+        half_width = self.std * float(norm.ppf((1 + level) / 2))
+        return (x.norm(dim=-1)[:, None] - self.radii.to(x)).abs() <= half_width
 
     def region_weights(self) -> RegionWeights:
         """Exact masses of p★ in each annulus (normal CDFs), standard error 0."""
