@@ -8,40 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .figures import make_figures
-from .registry import load_methods
+from .frames import Frames, Record, build_frames, suite_target
+from .paper import PAPER_TARGETS, compare, ordering, paper_frame
+from .registry import METHODS, load_methods
 from .runner import read_suite, run_id
+from .tables import format_cell, format_exact, format_number, make_tables, stats
 
-__all__ = ["RESULT_COLUMNS", "load_records", "runs_frame", "weights_frame", "stats", "build_report"]
-
-#: The first columns of results.csv (every other metric follows).
-RESULT_COLUMNS = [
-    "target", "method", "seed", "status", "mw_mse_model", "mw_tv_model", "mw_max_model",
-    "mw_mse_negatives", "mw_tv_negatives", "logdens_err", "rhat_max", "ess_bulk_min",
-    "ess_tail_min", "mode_switch_rate", "c2st", "accept_local", "accept_global",
-    "train_seconds", "grad_evals",
-]  # fmt: skip
-
-_VIEWS = {
-    "mw_mse_init": "init vs E",
-    "mw_mse_negatives": "negatives vs E",
-    "mw_mse_model": "E vs p★",
-}
-_SUMMARY = {
-    "mw_tv_model": "mode-weight TV",
-    "mw_model_spread": "weight spread (last 3 ckpt)",
-    "logdens_err": "log-density err",
-    "rhat_max": "max R-hat",
-    "ess_per_second": "ESS/s",
-    "c2st": "C2ST",
-    "train_seconds": "train s",
-    "grad_evals": "grad evals",
-}
-
-Record = dict[str, Any]
+__all__ = ["load_records", "against_the_paper", "build_report"]
 
 
 def load_records(out: Path, suite: dict[str, Any]) -> list[Record]:
@@ -61,123 +37,87 @@ def load_records(out: Path, suite: dict[str, Any]) -> list[Record]:
     return records
 
 
-def runs_frame(records: list[Record]) -> pd.DataFrame:
-    """One row per run: RESULT_COLUMNS, then the other metrics, then the error message."""
-    rows = [
-        {
-            "target": r["target"],
-            "method": r["method"],
-            "seed": r["seed"],
-            "status": r["status"],
-            **{k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()},
-            "error": r.get("error"),
-        }
-        for r in records
-    ]
-    frame = pd.DataFrame(rows)
-    for column in RESULT_COLUMNS:
-        if column not in frame:
-            frame[column] = np.nan
-    rest = [c for c in frame.columns if c not in RESULT_COLUMNS and c != "error"]
-    return frame[[*RESULT_COLUMNS, *rest, "error"]]
-
-
-def weights_frame(records: list[Record]) -> pd.DataFrame:
-    """Long table: target, method, seed, mode, weight_true, weight_model, weight_negatives."""
-    rows = [
-        {
-            "target": r["target"],
-            "method": r["method"],
-            "seed": r["seed"],
-            "mode": k,
-            "weight_true": r["weights"]["true"][k],
-            "weight_model": r["weights"]["model"][k],
-            "weight_negatives": r["weights"]["negatives"][k],
-        }
-        for r in records
-        if r["status"] == "ok"
-        for k in range(len(r["weights"]["true"]))
-    ]
-    columns = ["target", "method", "seed", "mode"]
-    return pd.DataFrame(rows, columns=[*columns, "weight_true", "weight_model", "weight_negatives"])
-
-
-def stats(frame: pd.DataFrame, metrics: list[str], by: list[str]) -> pd.DataFrame:
-    """Long statistics: per group and metric, mean and std over ok seeds, n_ok and n_failed
-    (failed or missing runs)."""
-    rows = []
-    for key, group in frame.groupby(by, sort=False):
-        ok = group[group.status == "ok"]
-        for metric in metrics:
-            values = ok[metric].astype(float)
-            rows.append(
-                {
-                    **dict(zip(by, key, strict=True)),
-                    "metric": metric,
-                    "mean": values.mean(),
-                    "std": values.std(ddof=1) if values.count() > 1 else np.nan,
-                    "n_ok": len(ok),
-                    "n_failed": len(group) - len(ok),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _cell(row: pd.Series) -> str:
-    if row.n_ok == 0:
-        text = "—"
-    elif np.isnan(row["mean"]):
-        text = "n/a"
-    elif np.isnan(row["std"]):
-        text = f"{row['mean']:.3g}"
-    else:
-        text = f"{row['mean']:.3g} ± {row['std']:.2g}"
-    return text + (f" ({row.n_failed} failed)" if row.n_failed else "")
-
-
-def _pivot(long: pd.DataFrame, index: str | list[str], columns: str) -> pd.DataFrame:
-    """Cells "mean ± std (k failed)", rows and columns in order of first appearance."""
-    cells = long.assign(cell=long.apply(_cell, axis=1))
-    table = cells.pivot(index=index, columns=columns, values="cell")
-    keys = cells[index] if isinstance(index, str) else zip(*(cells[i] for i in index), strict=True)
-    return table.loc[list(dict.fromkeys(keys)), list(dict.fromkeys(cells[columns]))]
-
-
-def _tables(
-    frame: pd.DataFrame, names: dict[str, str]
-) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """name -> (display table, long CSV table)."""
-    shown = frame.assign(method=frame.method.map(lambda m: names.get(m, m)))
-    tables = {}
-    for name, metric in (("table1_logdens_err", "logdens_err"), ("table2_rhat_max", "rhat_max")):
-        long = stats(shown, [metric], ["method", "target"])
-        tables[name] = (_pivot(long, "method", "target"), long)
-    long = stats(shown, list(_VIEWS), ["method", "target"])
-    table = long.assign(view=long.metric.map(_VIEWS))
-    table = table.assign(column=table.target + ": " + table.view)
-    tables["table3_mode_weight_mse"] = (_pivot(table, "method", "column"), long)
-    long = stats(shown, list(_SUMMARY), ["target", "method"])
-    wide = _pivot(long.assign(metric=long.metric.map(_SUMMARY)), ["target", "method"], "metric")
-    tables["summary"] = (wide, long)
-    return tables
-
-
-_CAPTIONS = {
-    "table1_logdens_err": "Table 1 analogue — log-density error: median of (log p_θ − log p★)² "
-    "on exact target draws (lower is better).",
-    "table2_rhat_max": "Table 2 analogue — max rank-normalised split R-hat of 128 chains of each "
-    "method's own sampler (1 is ideal).",
-    "table3_mode_weight_mse": "Table 3 analogue — mode-weight MSE, three views: the method's "
-    "initialisation vs the EBM, its negatives vs the EBM, the EBM vs the truth.",
-    "summary": "Summary — mode-weight TV (EBM vs truth), spread of the EBM's weights over the last "
-    "3 checkpoints, log-density error, R-hat, ESS per second, C2ST (0.5 = indistinguishable), "
-    "training seconds and gradient evaluations.",
+_VIEW = {
+    "logdens_err": "log-density error",
+    "rhat_max": "max R-hat",
+    "mw_mse_init": "init vs E_θ",
+    "mw_mse_negatives": "negatives vs E_θ",
+    "mw_mse_model": "E_θ vs p★",
 }
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    """A display table as Markdown, its row labels (method, or target and method) as columns."""
-    return table.reset_index().to_markdown(index=False)
+def _weights_text(target: Any) -> str:
+    return "/".join(format_number(w) for w in target.weights.tolist())
+
+
+def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> list[str]:
+    """The report section setting the paper's Tables 1–3 beside the suite's cells: every paper
+    cell whose target and method the suite ran, and how the two order the methods."""
+    built = {entry["name"]: suite_target(entry) for entry in suite_targets}
+    matched = paper_frame(built)
+    metrics = list(dict.fromkeys(matched.metric))
+    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"]))
+    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    lines = [
+        "",
+        "## Against the paper",
+        "",
+        "The paper's Tables 1–3 (Grenioux, Moulines, Gabrié 2023) beside this suite's cells for "
+        "the same target (family, dimension, mode geometry and weights) and method. The suite "
+        "runs its own budget and settings (see the config), so compare the order of the methods "
+        "and the orders of magnitude, not the digits. Suite: mean ± std over seeds; ratio: suite "
+        "mean ÷ paper. Ordering: Kendall's τ between the paper's and the suite's values over the "
+        "methods both report, and the method pairs both order alike (lower is better in every "
+        "table).",
+    ]
+    if cells.empty:
+        lines += ["", "No cell of this suite overlaps the paper's tables."]
+    for (table, key, target), part in cells.groupby(
+        ["table", "paper_target", "target"], sort=False
+    ):
+        lines += ["", f"### {table}: {PAPER_TARGETS[key].label} — suite target `{target}`", ""]
+        if part["match"].iloc[0] != "same":
+            lines += [
+                f"Not the paper's target: `{target}` has the paper's modes but weights "
+                f"{_weights_text(built[target])}, the paper's are "
+                f"{_weights_text(PAPER_TARGETS[key].build())}. Shown for reference; its "
+                "ordering is not a test of the paper's claim.",
+                "",
+            ]
+        rows = [
+            {
+                "method": names.get(row.method, row.method),
+                "metric": _VIEW[row.metric],
+                "paper": format_exact(row.paper),
+                "suite": format_cell(row),
+                "ratio": format_number(row["mean"] / row.paper) if row.n_values else "—",
+            }
+            for _, row in part.iterrows()
+        ]
+        lines.append(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
+        for metric, view in part.groupby("metric", sort=False):
+            order = ordering(view.set_index("method").paper, view.set_index("method")["mean"])
+            if order["n_methods"] < 2:
+                lines += ["", f"Ordering ({_VIEW[metric]}): fewer than two methods to compare."]
+                continue
+            best = {
+                side: names.get(view.set_index("method")[column].idxmin())
+                for side, column in (("paper", "paper"), ("suite", "mean"))
+            }
+            lines += [
+                "",
+                f"Ordering ({_VIEW[metric]}, {order['n_methods']} methods): τ = "
+                f"{order['tau']:.2f}, {order['pairs_agree']} of {order['pairs']} pairs in the "
+                f"paper's order; lowest: {best['paper']} in the paper, {best['suite']} here.",
+            ]
+    missing = matched[matched.target.isna()]
+    if len(missing):
+        labels = ", ".join(
+            f"{table} {PAPER_TARGETS[key].label}"
+            for table, key in dict.fromkeys(zip(missing.table, missing.paper_target, strict=True))
+        )
+        lines += ["", f"Not measured by this suite (no target of it is the paper's): {labels}."]
+    return lines
 
 
 def _provenance(out: Path, records: list[Record]) -> list[str]:
@@ -204,6 +144,31 @@ def _provenance(out: Path, records: list[Record]) -> list[str]:
     return lines
 
 
+def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
+    runs = frames.runs
+    counts = runs.status.value_counts()
+    lines = [
+        f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
+        f"{len(suite['targets'])} targets × {len(frames.methods)} methods × "
+        f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
+        "Cells: mean ± std over the seeds that finished; seeds where a metric was not estimable "
+        "(n/e) and runs that failed or are missing are counted in brackets. Per-run numbers: "
+        "`results.csv`, `weights.csv`, `runs/`; every table also as CSV in `tables/`, every "
+        "figure also as PDF in `figures/`."
+    ]
+    if not (runs.status == "ok").any():
+        lines += ["", "**No run finished: this report holds no measurement.**"]
+    return lines
+
+
+def _clear(folder: Path, extensions: tuple[str, ...]) -> None:
+    """Create `folder`, or empty it of the files a previous report wrote there."""
+    folder.mkdir(exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_file() and path.suffix.lstrip(".") in extensions:
+            path.unlink()
+
+
 def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     """Write results.csv, weights.csv, tables/, figures/ and report.md into `out`."""
     out = Path(out)
@@ -214,34 +179,32 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         raise ConfigError(out, "", "holds no suite.json (run a suite into it first)")
     load_methods([*suite["suite"]["plugins"], *(plugins or [])])
     records = load_records(out, suite)
-    frame = runs_frame(records)
-    frame.to_csv(out / "results.csv", index=False)
-    weights_frame(records).to_csv(out / "weights.csv", index=False)
-    names = {r["method"]: r["display"] for r in records}
-    tables = _tables(frame, names)
-    (out / "tables").mkdir(exist_ok=True)
-    for name, (table, long) in tables.items():
-        long.to_csv(out / "tables" / f"{name}.csv", index=False)
-        (out / "tables" / f"{name}.md").write_text(_markdown(table) + "\n")
-    order = suite["suite"]["methods"]
-    figures = make_figures(records, frame, order, out / "figures")
-    counts = frame.status.value_counts()
+    frames = build_frames(records, suite, {name: spec.display for name, spec in METHODS.items()})
+    frames.runs.to_csv(out / "results.csv", index=False)
+    frames.weights.to_csv(out / "weights.csv", index=False)
+    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    tables = make_tables(frames.runs, names)
+    _clear(out / "tables", ("md", "csv"))
+    for table in tables:
+        table.long.to_csv(out / "tables" / f"{table.name}.csv", index=False)
+        (out / "tables" / f"{table.name}.md").write_text(table.to_markdown() + "\n")
+    _clear(out / "figures", ("png", "pdf"))
+    figures = make_figures(frames, out / "figures")
     lines = [
         f"# Benchmark report: {suite['suite']['name']}",
         "",
-        f"{len(frame)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
-        f"{len(suite['targets'])} targets × {len(order)} methods × "
-        f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
-        "Cells: mean ± std over seeds of the runs that finished; failed or missing runs are "
-        "counted in brackets. Per-run numbers: `results.csv`, `weights.csv`, `runs/`.",
+        *_counts(frames, suite),
         "",
         "## Provenance",
         "",
         *_provenance(out, records),
+        *against_the_paper(frames, suite["targets"]),
+        "",
+        "## Tables",
     ]
-    for name, (table, _) in tables.items():
-        lines += ["", f"## {name}", "", _CAPTIONS[name], "", _markdown(table)]
-    failed = frame[frame.status != "ok"]
+    for table in tables:
+        lines += ["", f"### {table.heading}", "", table.caption, "", table.to_markdown()]
+    failed = frames.runs[frames.runs.status != "ok"]
     if len(failed):
         lines += ["", "## Failed runs", ""]
         for r in failed.itertuples():
