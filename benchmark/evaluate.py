@@ -40,7 +40,7 @@ from .targets import Target
 __all__ = ["EvalSettings", "Evaluation", "evaluate", "weight_errors", "density_grid"]
 
 _PREFIXES = 8  # R-hat vs wall-clock: the draws are run in this many timed segments
-_DENSITY_GRID = 64  # resolution of the stored 2-D density (for the figures)
+_DENSITY_GRID = 128  # resolution of the stored 2-D density (for the figures)
 _CHECKPOINT_GRID = 128  # cheaper quadrature for the checkpoints' weights
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
 

@@ -82,7 +82,7 @@ def test_evaluate_known_answers_for_a_flat_energy():
     curve = result.curves["rhat_time"]
     assert curve["draws"] == [2, 4, 6, 8, 10, 12, 14, 16]
     assert all(math.isnan(h) for h in curve["rhat"][:1]) and curve["rhat"][-1] == m["rhat_max"]
-    assert len(result.curves["density"]) == 64
+    assert len(result.curves["density"]) == 128
 
 
 def test_log_density_error_is_zero_when_the_ebm_is_the_target():
