@@ -48,8 +48,9 @@ def method_palette(methods: list[str]) -> dict[str, Colour]:
 
 
 def _save(fig: plt.Figure, out: Path, stem: str) -> str:
+    """PNG and PDF (no creation date: the same figure gives the same bytes); the PNG's name."""
     fig.savefig(out / f"{stem}.png", dpi=_DPI, bbox_inches="tight")
-    fig.savefig(out / f"{stem}.pdf", bbox_inches="tight")
+    fig.savefig(out / f"{stem}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
     return f"{stem}.png"
 

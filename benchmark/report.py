@@ -135,6 +135,8 @@ def _provenance(out: Path, records: list[Record]) -> list[str]:
             + (f"; Dask scheduler {p['scheduler']}" if p["scheduler"] else ""),
         ]
     done = [r for r in records if "versions" in r]
+    if not lines and not done:
+        lines.append("- none recorded (no provenance.json, no finished record)")
     if done:
         v = done[0]["versions"]
         lines.append(
