@@ -91,12 +91,26 @@ def test_paper_cells_are_matched_to_the_suites_targets_and_methods():
     assert matched[matched.paper_target == "hd32"].target.isna().all()
 
 
+def _rows(text: str) -> list[list[str]]:
+    """The cells of every Markdown table row in `text`."""
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("|") and not line.startswith("|:")
+    ]
+
+
 def test_against_the_paper_section_lists_cells_and_flags_other_weights():
     suite, records = _suite_and_records()
     text = "\n".join(against_the_paper(build_frames(records, suite, {}), suite["targets"]))
+    rows = _rows(text)
     assert "### Table 1: 8 Gaussians — suite target `eight_gaussians`" in text
-    assert "Not the paper's target: `hd16`" in text
-    assert "| FLOWMC_EBM | log-density error | 0.94    | 1.50 ± 0.707 |" in text
+    assert "† Not the paper's target: `hd16`" in text
+    assert ["FLOWMC_EBM", "log-density error", "0.94", "1.50 ± 0.707", "1.60"] in rows
     # flowmc 1.5 < ula 2.5 here, 0.94 < 1.86 in the paper: the one pair agrees
-    assert "Ordering (log-density error, 2 methods): τ = 1.00, 1 of 1 pairs" in text
+    ordering_row = ["Table 1", "`eight_gaussians`", "log-density error", "2", "1.00", "1 of 1"]
+    assert ordering_row + ["FLOWMC_EBM / FLOWMC_EBM"] in rows
+    assert ["Table 2", "`hd16` †", "max R-hat", "2"] == [r[:4] for r in rows if r[0] == "Table 2"][
+        0
+    ]
     assert "Table 1 rings, Table 2 d = 32, Table 2 d = 64" in text
