@@ -119,6 +119,7 @@ def test_a_report_builds_with_missing_records(tmp_path):
         for seed in (0, 1)
         if (method, seed) != ("ula_ebm", 1)
     ]
+    records[0]["curves"]["rhat_time"]["cost"] = [40.0, 80.0]  # a record with a cost curve
     out = write_suite(
         tmp_path / "out", suite_json(["four_modes", "hd16"], methods, [0, 1]), records
     )
@@ -131,6 +132,7 @@ def test_a_report_builds_with_missing_records(tmp_path):
     for name in ("fig1_lightest_mode", "mode_weights", "densities", "mixing", "error_vs_cost"):
         assert (out / "figures" / f"{name}.pdf").exists()
     assert "### Table 3: extended 2-D example — suite target `four_modes`" in report
+    assert "against cost units per chain, gradient evaluations per chain, sampling" in report
 
 
 def test_a_report_with_no_finished_run_says_so(tmp_path):
