@@ -140,17 +140,17 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
         else:
             fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
         name = _save(fig, out, f"weights_over_training_{target}")
-        figures.append(
-            (
-                name,
-                f"The EBM's own mode weights on {target} over training, one panel per method: one "
-                "colour per mode, its true weight dashed in the same colour; the line is the "
-                "median over seeds, the band spans the seeds. A method has learned the weights "
-                "when every line lies on its dashed line at the end; lines that cross or swap "
-                "mean the EBM moves mass between modes; a line that falls to 0 and comes back "
-                "means a mode was erased and recreated.",
-            )
+        caption = (
+            f"The EBM's own mode weights on {target} over training, one panel per method: one "
+            "colour per mode, its true weight dashed in the same colour; the line is the median "
+            "over seeds, the band spans the seeds. A method has learned the weights when every "
+            "line lies on its dashed line at the end; lines that cross or swap mean the EBM moves "
+            "mass between modes; a line that falls to 0 and comes back means a mode was erased "
+            "and recreated."
+            if not figures
+            else f"The same on {target}."
         )
+        figures.append((name, caption))
     return figures
 
 
@@ -310,7 +310,8 @@ def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]
                    bbox_to_anchor=(0.5, 1.0 + 0.035 * -(-len(shown) // 5)))  # fmt: skip
     fig.tight_layout()
     name = _save(fig, out, "mixing")
-    per = ", ".join(label for _, label in axes_shown)
+    labels = [label for _, label in axes_shown]
+    per = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
     caption = (
         f"Mixing of each method's own sampler on its trained EBM: max R-hat of its diagnostic "
         f"chains on growing prefixes of their draws, against {per} (log axes; R-hat is drawn as "
@@ -422,9 +423,9 @@ def make_figures(frames: Frames, out: Path) -> list[Figure]:
     )
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
         return [
+            *mode_weights(frames.weights, methods, out),
             *lightest_mode(frames.checkpoints, methods, out),
             *weights_over_training(frames.checkpoints, methods, out),
-            *mode_weights(frames.weights, methods, out),
             *densities(frames.density, frames.truth_density, frames.modes, methods, out),
             *mixing(frames.rhat, methods, out),
             *error_vs_cost(frames.runs, methods, out),

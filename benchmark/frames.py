@@ -8,7 +8,6 @@ the reason (NaN where the metric was estimable).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,6 @@ __all__ = [
     "density_frame",
     "truth_density_frame",
     "modes_frame",
-    "targets_frame",
     "methods_frame",
 ]
 
@@ -195,44 +193,24 @@ def truth_density_frame(
 
 
 def modes_frame(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
-    """Where each mode of each target lies: target, mode, weight_true (region mass), and for a
-    Gaussian mixture its mean's first two coordinates x, y, for rings the radius (NaN otherwise)."""
+    """Where each mode of each target lies: target, mode, and for a Gaussian mixture its mean's
+    first two coordinates x, y, for rings the radius (NaN otherwise)."""
     rows = []
     for entry in suite_targets:
         target = suite_target(entry)
-        truth = target.region_weights().weights.tolist()
         means = getattr(target, "means", None)
         radii = getattr(target, "radii", None)
-        for k, weight in enumerate(truth):
+        for k in range(target.n_modes):
             rows.append(
                 {
                     "target": entry["name"],
                     "mode": k,
-                    "weight_true": weight,
                     "x": float(means[k, 0]) if means is not None else np.nan,
                     "y": float(means[k, 1]) if means is not None else np.nan,
                     "radius": float(radii[k]) if radii is not None else np.nan,
                 }
             )
-    return pd.DataFrame(rows, columns=["target", "mode", "weight_true", "x", "y", "radius"])
-
-
-def targets_frame(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per target of the suite: target, kind (family or preset), params (JSON), dim,
-    n_modes."""
-    rows = []
-    for entry in suite_targets:
-        target = suite_target(entry)
-        rows.append(
-            {
-                "target": entry["name"],
-                "kind": entry["kind"],
-                "params": json.dumps(entry.get("params", {}), sort_keys=True),
-                "dim": target.dim,
-                "n_modes": target.n_modes,
-            }
-        )
-    return pd.DataFrame(rows, columns=["target", "kind", "params", "dim", "n_modes"])
+    return pd.DataFrame(rows, columns=["target", "mode", "x", "y", "radius"])
 
 
 def methods_frame(order: list[str], records: list[Record], known: dict[str, str]) -> pd.DataFrame:
@@ -257,7 +235,6 @@ class Frames:
     density: pd.DataFrame
     truth_density: pd.DataFrame
     modes: pd.DataFrame
-    targets: pd.DataFrame
     methods: pd.DataFrame
 
 
@@ -272,6 +249,5 @@ def build_frames(records: list[Record], suite: dict[str, Any], known: dict[str, 
         density=density_frame(records),
         truth_density=truth_density_frame(suite["targets"]),
         modes=modes_frame(suite["targets"]),
-        targets=targets_frame(suite["targets"]),
         methods=methods_frame(suite["suite"]["methods"], records, known),
     )

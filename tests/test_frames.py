@@ -86,7 +86,6 @@ def test_modes_frame_places_means_and_radii():
     frame = modes_frame(suite_json(["four_modes", "rings"], ["a"], [0])["targets"])
     four = frame[frame.target == "four_modes"]
     assert four.x.tolist() == [-3.0, -1.0, 1.0, 3.0] and (four.y == 0).all()
-    assert four.weight_true.sum() == pytest.approx(1.0)
     assert frame[frame.target == "rings"].radius.tolist() == [1.0, 2.0, 3.0, 4.0]
 
 

@@ -132,7 +132,7 @@ def test_a_report_builds_with_missing_records(tmp_path):
     for name in ("fig1_lightest_mode", "mode_weights", "densities", "mixing", "error_vs_cost"):
         assert (out / "figures" / f"{name}.pdf").exists()
     assert "### Table 3: extended 2-D example — suite target `four_modes`" in report
-    assert "against cost units per chain, gradient evaluations per chain, sampling" in report
+    assert "against cost units per chain, gradient evaluations per chain and sampling" in report
 
 
 def test_a_report_with_no_finished_run_says_so(tmp_path):
