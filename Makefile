@@ -1,6 +1,11 @@
 PYTHON ?= python
 # The CPU wheel keeps installs small; a CUDA torch already installed is left as it is.
 TORCH_SPEC ?= torch==2.13.0
+# The paper profile's parts (benchmark/configs/paper/PART.toml), and extra arguments of the run,
+# e.g. make benchmark-paper PART=hd64 ARGS="--device cuda"
+PAPER_PARTS := 2d hd16 hd32 hd64
+PART ?=
+ARGS ?=
 
 .PHONY: install test test-all lint bench-micro benchmark benchmark-paper
 
@@ -24,4 +29,6 @@ benchmark:
 	$(PYTHON) -m benchmark run benchmark/configs/quick.toml --out reports/quick
 
 benchmark-paper:
-	$(PYTHON) -m benchmark run benchmark/configs/paper.toml --out reports/paper
+	@if [ -z "$(filter $(PART),$(PAPER_PARTS))" ] || [ "$(words $(PART))" != 1 ]; then \
+		echo "usage: make benchmark-paper PART=<one of: $(PAPER_PARTS)> [ARGS=...]" >&2; exit 2; fi
+	$(PYTHON) -m benchmark run benchmark/configs/paper/$(PART).toml --out reports/paper/$(PART) $(ARGS)

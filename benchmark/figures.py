@@ -1,11 +1,13 @@
-"""Paper-style figures from the run records (seaborn/matplotlib, Agg backend), one colour per
-method throughout: a fixed palette keyed by the registry order."""
+"""Paper-style figures (seaborn/matplotlib, Agg backend), each saved as PNG and as vector PDF.
+
+Every figure is a function of the long DataFrames of `frames` (never of a record) and of the
+methods frame (code name, display name, colour): one colour per method code name, the same in
+every figure and every report (`method_palette`).
+"""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -15,248 +17,416 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FuncFormatter,
+    LogLocator,
+    NullFormatter,
+)
 
+from .frames import Frames  # noqa: E402
 from .registry import METHODS  # noqa: E402
-from .targets import make_target  # noqa: E402
+from .tables import format_number  # noqa: E402
 
-__all__ = ["method_palette", "make_figures"]
+__all__ = ["Figure", "method_palette", "make_figures"]
 
-Record = dict[str, Any]
-Figure = tuple[str, str]  # (file name, caption)
+Figure = tuple[str, str]  # (PNG file name, caption); the PDF has the same stem
+Colour = tuple[float, float, float]
+
+_DPI = 150
+_RHAT_FLOOR = 1e-3  # R-hat − 1 is drawn on a log axis, values below 1.001 at 1.001
+_DENSITY_RANGE = 10.0  # nats of log density shown below the target's highest value
+_PAPER_PAIR = ("flowmc_ebm", "ula_ebm")  # the paper's Fig. 1
 
 
-def method_palette(methods: list[str]) -> dict[str, tuple[float, float, float]]:
-    """Colour of each method code name, by its place in the registry (then as given)."""
+def method_palette(methods: list[str]) -> dict[str, Colour]:
+    """Colour of each method code name: the built-in methods by their place in the registry (so a
+    method has its colour in every report), then the others in the order given."""
     known = [*METHODS, *[m for m in methods if m not in METHODS]]
     colours = sns.color_palette("tab10" if len(known) <= 10 else "husl", len(known))
     return {m: colours[known.index(m)] for m in methods}
 
 
-def _save(fig: plt.Figure, out: Path, name: str) -> str:
-    fig.tight_layout()
-    fig.savefig(out / name, dpi=110)
+def _save(fig: plt.Figure, out: Path, stem: str) -> str:
+    """PNG and PDF (no creation date: the same figure gives the same bytes); the PNG's name."""
+    fig.savefig(out / f"{stem}.png", dpi=_DPI, bbox_inches="tight")
+    fig.savefig(out / f"{stem}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
-    return name
+    return f"{stem}.png"
 
 
-def _ok(records: list[Record]) -> list[Record]:
-    return [r for r in records if r["status"] == "ok"]
+def _shown(methods: pd.DataFrame, present: pd.Series) -> pd.DataFrame:
+    """The rows of `methods` (in suite order) that appear in `present` (code names)."""
+    return methods[methods.method.isin(set(present))]
 
 
-def _target_info(record: Record) -> tuple[tuple[float, float], Any]:
-    cfg = record["config"]["target"]
-    target = make_target(cfg["kind"], name=cfg["name"], **cfg["params"])
-    return target.bounds, target
+def _method_legend(fig: plt.Figure, methods: pd.DataFrame, **kwargs: object) -> None:
+    handles = [
+        Line2D([], [], color=row.colour, marker="o", lw=2, label=row.display)
+        for row in methods.itertuples()
+    ]
+    fig.legend(handles=handles, frameon=False, **kwargs)
 
 
-def densities(records: list[Record], order: list[str], out: Path) -> list[Figure]:
-    """Per 2-D target: the target's density beside each method's learned density (first seed)."""
+def _tick_label(value: float, _: object) -> str:
+    """A log axis' tick: plain below 1e4 (down to 0.01), else a power of ten."""
+    if 1e-2 <= abs(value) < 1e4:
+        return f"{value:g}"
+    exponent = int(np.floor(np.log10(value)))
+    mantissa = value / 10**exponent
+    power = f"10^{{{exponent}}}"
+    return f"${power}$" if np.isclose(mantissa, 1) else f"${mantissa:g}\\cdot{power}$"
+
+
+def _log_ticks(axis: matplotlib.axis.Axis, values: pd.Series) -> None:
+    """Readable labels on a log axis: ticks at 1, 2 and 5 per decade when the values span less
+    than two decades (else one per decade), no minor labels."""
+    positive = values[values > 0]
+    if len(positive) and positive.max() / positive.min() < 100:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(_tick_label))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _grid(rows: int, cols: int, width: float, height: float, **kwargs: object) -> tuple:
+    return plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kwargs)
+
+
+def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+    """Per target: one panel per method, one line per mode (median over seeds, band min–max), the
+    EBM's own weights against training iteration; the true weights dashed."""
     figures = []
-    for target_name in dict.fromkeys(r["target"] for r in _ok(records) if r.get("dim") == 2):
-        runs = [r for r in _ok(records) if r["target"] == target_name and "density" in r["curves"]]
-        first: dict[str, Record] = {}
-        for r in sorted(runs, key=lambda r: r["seed"]):
-            first.setdefault(r["method"], r)
-        shown = [first[m] for m in order if m in first]
-        (lo, hi), target = _target_info(shown[0])
-        res = len(shown[0]["curves"]["density"])
-        axis = np.linspace(lo, hi, res)
-        gx, gy = np.meshgrid(axis, axis)
-        grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], -1), dtype=torch.float32)
-        truth = target.log_prob(grid).view(res, res).numpy()
-        panels = [("target", truth)]
-        panels += [(r["display"], np.array(r["curves"]["density"])) for r in shown]
-        cols = min(5, len(panels))
-        rows = math.ceil(len(panels) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
-        for ax, (title, log_p) in zip(axes.flat, panels, strict=False):
-            ax.imshow(np.exp(log_p), origin="lower", extent=(lo, hi, lo, hi), cmap="viridis")
-            ax.set_title(title, fontsize=9)
-        for ax in axes.flat:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        name = _save(fig, out, f"density_{target_name}.png")
-        seed = shown[0]["seed"]
-        figures.append(
-            (name, f"Learned densities on {target_name} beside the target (seed {seed}).")
+    model = ckpt[ckpt.source == "model"]
+    for target, part in model.groupby("target", sort=False):
+        shown = _shown(methods, part.method)
+        n_modes = part["mode"].nunique()
+        mode_colours = sns.color_palette("viridis", n_modes)
+        cols = min(5, len(shown))
+        rows = -(-len(shown) // cols)
+        fig, axes = _grid(rows, cols, 2.6, 2.1, sharex=True, sharey=True)
+        for ax, method in zip(axes.flat, shown.itertuples(), strict=False):
+            runs = part[part.method == method.method]
+            for k, colour in zip(range(n_modes), mode_colours, strict=True):
+                mode = runs[runs["mode"] == k].groupby("iteration").weight
+                ax.fill_between(mode.min().index, mode.min(), mode.max(), color=colour, alpha=0.2)
+                ax.plot(mode.median().index, mode.median(), color=colour, lw=1.5)
+                truth = runs[runs["mode"] == k].weight_true.iloc[0]
+                ax.axhline(truth, color=colour, lw=1, ls="--")
+            ax.set_title(method.display, fontsize=9, color=method.colour, fontweight="bold")
+        high = max(part.weight.max(), part.weight_true.max())
+        axes[0, 0].set_ylim(0, min(1.0, 1.1 * high))
+        for i, ax in enumerate(axes.flat):
+            if i >= len(shown):
+                ax.set_axis_off()
+            elif i + cols >= len(shown):  # the lowest panel of its column
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.set_xlabel("training iteration")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("mode weight")
+        truths = part.groupby("mode").weight_true.first()
+        equal = bool(np.allclose(truths, truths.iloc[0], rtol=1e-3))
+        handles = [
+            Line2D([], [], color=c, lw=1.5,
+                   label=f"mode {k}" if equal else f"mode {k} (true {format_number(truths[k])})")
+            for k, c in enumerate(mode_colours)
+        ]  # fmt: skip
+        title = f"{target}: the EBM's mode weights over training"
+        if equal:
+            title += f" (true weight {format_number(truths.iloc[0])} each)"
+        fig.suptitle(title)
+        fig.tight_layout()
+        if len(shown) < axes.size:  # in the first empty panel, else right of the figure
+            axes.flat[len(shown)].legend(handles=handles, loc="center", frameon=False)
+        else:
+            fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+        name = _save(fig, out, f"weights_over_training_{target}")
+        caption = (
+            f"The EBM's own mode weights on {target} over training, one panel per method: one "
+            "colour per mode, its true weight dashed in the same colour; the line is the median "
+            "over seeds, the band spans the seeds. A method has learned the weights when every "
+            "line lies on its dashed line at the end; lines that cross or swap mean the EBM moves "
+            "mass between modes; a line that falls to 0 and comes back means a mode was erased "
+            "and recreated."
+            if not figures
+            else f"The same on {target}."
         )
+        figures.append((name, caption))
     return figures
 
 
-def weight_vs_iteration(records: list[Record], palette: dict, out: Path) -> list[Figure]:
-    """The lightest true mode's weight vs iteration: EBM density (solid), negatives (dashed)."""
-    rows = []
-    truth = {}
-    for r in _ok(records):
-        mode = int(np.argmin(r["weights"]["true"]))
-        truth[r["target"]] = (mode, r["weights"]["true"][mode])
-        for c in r["curves"]["checkpoints"]:
-            for source in ("model", "negatives"):
-                rows.append(
-                    {
-                        "target": r["target"],
-                        "method": r["display"],
-                        "iteration": c["iteration"],
-                        "source": "EBM density" if source == "model" else "negatives",
-                        "weight": c[source][mode],
-                    }
-                )
-    if not rows:
+def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+    """The paper's Fig. 1: the lightest mode's weight over training for flowMC-EBM and ULA-EBM,
+    one line per seed; top row the EBM's density, bottom row its negatives."""
+    pair = ckpt[ckpt.method.isin(_PAPER_PAIR)]
+    if pair.empty:
         return []
-    frame = pd.DataFrame(rows)
-    targets = list(truth)
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.4), squeeze=False)
-    for ax, target in zip(axes[0], targets, strict=True):
-        sns.lineplot(
-            frame[frame.target == target],
-            x="iteration",
-            y="weight",
-            hue="method",
-            style="source",
-            palette=palette,
-            errorbar="sd",
-            ax=ax,
-            legend=ax is axes[0][-1],
-        )
-        mode, weight = truth[target]
-        ax.axhline(weight, color="black", lw=1, ls=":")
-        ax.set_title(f"{target}: mode {mode}")
-    if axes[0][-1].get_legend() is not None:
-        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), fontsize=8)
-    name = _save(fig, out, "mode_weight_vs_iteration.png")
-    return [
-        (
-            name,
-            "Weight of the lightest mode vs training iteration (mean ± sd over seeds); "
-            "solid: the EBM's density, dashed: the negatives; dotted: the truth (paper Fig. 1).",
-        )
-    ]
+    lightest = pair.loc[pair.groupby("target", sort=False).weight_true.idxmin(), ["target", "mode"]]
+    pair = pair.merge(lightest, on=["target", "mode"])
+    targets = list(dict.fromkeys(pair.target))
+    shown = _shown(methods, pair.method)
+    fig, axes = _grid(2, len(targets), 3.0, 2.3, sharex="col", sharey="row")
+    for col, target in enumerate(targets):
+        part = pair[pair.target == target]
+        for row, (source, label) in enumerate(
+            (("model", "EBM density"), ("negatives", "negatives"))
+        ):
+            ax = axes[row, col]
+            for method in shown.itertuples():
+                runs = part[(part.method == method.method) & (part.source == source)]
+                for _, run in runs.groupby("seed"):
+                    ax.plot(run.iteration, run.weight, color=method.colour, lw=1.2, alpha=0.85)
+            ax.axhline(part.weight_true.iloc[0], color="black", lw=1, ls="--")
+            if row == 0:
+                ax.set_title(f"{target}: mode {part['mode'].iloc[0]}", fontsize=9)
+            else:
+                ax.set_xlabel("training iteration")
+            if col == 0:
+                ax.set_ylabel(f"weight ({label})")
+    for row, source in enumerate(("model", "negatives")):
+        high = max(pair[pair.source == source].weight.max(), pair.weight_true.max())
+        axes[row, 0].set_ylim(0, min(1.0, 1.08 * high))
+    _method_legend(fig, shown, loc="upper center", ncol=len(shown), bbox_to_anchor=(0.5, 1.06))
+    fig.tight_layout()
+    name = _save(fig, out, "fig1_lightest_mode")
+    caption = (
+        "The paper's Fig. 1: the weight of each target's lightest mode over training, one line "
+        "per seed, for flowMC-EBM and ULA-EBM; top: the EBM's own density, bottom: the negatives "
+        "it was trained on; dashed: the true weight. The paper's claim is that ULA-EBM erases and "
+        "recreates modes (lines dropping to 0 and rising again) while flowMC-EBM's weights stay "
+        "near the truth: read it off the spread and the excursions of the lines."
+    )
+    return [(name, caption)]
 
 
-def rhat_vs_time(records: list[Record], palette: dict, out: Path) -> list[Figure]:
-    """R-hat of the method's own sampler on growing prefixes of the draws vs wall-clock."""
-    rows = [
-        {"target": r["target"], "method": r["display"], "seconds": s, "rhat": h}
-        for r in _ok(records)
-        for s, h in zip(
-            r["curves"]["rhat_time"]["seconds"], r["curves"]["rhat_time"]["rhat"], strict=True
-        )
-        if h is not None
-    ]
-    if not rows:
+def _image(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A long (x, y, log_p) grid as an image (rows = y) and its extent."""
+    grid = frame.pivot(index="y", columns="x", values="log_p").sort_index()
+    x, y = grid.columns.to_numpy(), grid.index.to_numpy()
+    return grid.to_numpy(), (x[0], x[-1], y[0], y[-1])
+
+
+def _mark_modes(ax: plt.Axes, modes: pd.DataFrame) -> None:
+    for mode in modes.itertuples():
+        if np.isfinite(mode.radius):
+            ax.add_patch(plt.Circle((0, 0), mode.radius, fill=False, color="white", lw=0.7, ls=":"))
+        elif np.isfinite(mode.x):
+            ax.plot(mode.x, mode.y, marker="+", color="white", ms=6, mew=1.0)
+
+
+def densities(
+    density: pd.DataFrame, truth: pd.DataFrame, modes: pd.DataFrame, methods: pd.DataFrame,
+    out: Path,
+) -> list[Figure]:  # fmt: skip
+    """One row per 2-D target: the target's log density, then each method's learned one (its
+    lowest seed), on one colour scale; the true modes marked."""
+    if density.empty:
         return []
-    frame = pd.DataFrame(rows)
-    targets = list(dict.fromkeys(frame.target))
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.4), squeeze=False)
-    for ax, target in zip(axes[0], targets, strict=True):
-        sns.lineplot(
-            frame[frame.target == target],
-            x="seconds",
-            y="rhat",
-            hue="method",
-            palette=palette,
-            errorbar="sd",
-            marker="o",
-            ax=ax,
-            legend=ax is axes[0][-1],
-        )
-        ax.set_yscale("log")
-        ax.axhline(1.01, color="black", lw=1, ls=":")
-        ax.set(title=target, xlabel="sampling wall-clock (s)", ylabel="max R-hat")
-    if axes[0][-1].get_legend() is not None:
-        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), fontsize=8)
-    name = _save(fig, out, "rhat_vs_time.png")
-    return [(name, "Max R-hat of each method's sampler's chains vs wall-clock (paper Fig. 6).")]
+    targets = list(dict.fromkeys(density.target))
+    shown = _shown(methods, density.method)
+    first = density.groupby(["target", "method"]).seed.transform("min") == density.seed
+    density = density[first]
+    top = float(truth[truth.target.isin(targets)].log_p.max())
+    scale = {"vmin": top - _DENSITY_RANGE, "vmax": top, "cmap": "viridis", "origin": "lower"}
+    fig, axes = _grid(len(targets), len(shown) + 1, 1.7, 1.75)
+    for row, target in enumerate(targets):
+        panels = [("target", truth[truth.target == target])]
+        panels += [
+            (m.display, density[(density.target == target) & (density.method == m.method)])
+            for m in shown.itertuples()
+        ]
+        for col, (title, frame) in enumerate(panels):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if frame.empty:
+                ax.set_axis_off()
+                continue
+            image, extent = _image(frame)
+            drawn = ax.imshow(image, extent=extent, interpolation="bilinear", **scale)
+            _mark_modes(ax, modes[modes.target == target])
+            if row == 0:
+                ax.set_title(title, fontsize=8)
+            if col == 0:
+                ax.set_ylabel(target, fontsize=9)
+            if col > 0:
+                colour = shown.colour.iloc[col - 1]
+                for spine in ax.spines.values():
+                    spine.set(color=colour, linewidth=2)
+    fig.tight_layout()
+    bar = fig.colorbar(drawn, ax=axes, shrink=0.8, pad=0.01, extend="min")
+    bar.set_label("log density")
+    name = _save(fig, out, "densities")
+    caption = (
+        "Learned log densities (normalised) beside each 2-D target (left column), one colour "
+        f"scale for all panels, clipped {_DENSITY_RANGE:.0f} nats below the targets' highest "
+        "value; + marks the true means, dotted circles the rings' radii; each method's panel is "
+        "framed in its colour (lowest seed shown). Look for modes that are missing, merged or "
+        "smeared along a ridge, and for mass where the target has none; the brightness of a "
+        "mode against its neighbours is its weight."
+    )
+    return [(name, caption)]
 
 
-def mode_weights(records: list[Record], palette: dict, out: Path) -> list[Figure]:
-    """Per target: each mode's weight, true vs the EBM's density vs the negatives."""
-    rows = []
-    for r in _ok(records):
-        w = r["weights"]
-        for k in range(len(w["true"])):
-            rows.append(
-                {
-                    "target": r["target"],
-                    "method": r["display"],
-                    "mode": k,
-                    "EBM density": w["model"][k],
-                    "negatives": w["negatives"][k],
-                    "true": w["true"][k],
-                }
-            )
-    if not rows:
+_MIXING_AXES = [
+    ("cost", "cost units per chain"),
+    ("grad_evals", "gradient evaluations per chain"),
+    ("seconds", "sampling wall-clock (s)"),
+]
+
+
+def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+    """R-hat of each method's diagnostic chains on growing prefixes against cost units (when the
+    records have them), gradient evaluations and wall-clock: median over seeds, band min–max."""
+    rhat = rhat.dropna(subset=["rhat"])
+    axes_shown = [(x, label) for x, label in _MIXING_AXES if rhat[x].notna().any()]
+    if rhat.empty or not axes_shown:
         return []
-    frame = pd.DataFrame(rows)
-    targets = list(dict.fromkeys(frame.target))
-    fig, axes = plt.subplots(len(targets), 2, figsize=(10, 3.0 * len(targets)), squeeze=False)
-    for row, target in zip(axes, targets, strict=True):
-        part = frame[frame.target == target]
-        truth = part.groupby("mode")["true"].first()
-        for ax, column in zip(row, ("EBM density", "negatives"), strict=True):
-            sns.barplot(
-                part,
-                x="mode",
-                y=column,
-                hue="method",
-                palette=palette,
-                errorbar="sd",
-                ax=ax,
-                legend=ax is axes[0][-1],
-            )
-            ax.scatter(truth.index, truth.values, color="black", marker="_", s=400, zorder=3)
-            ax.set(title=f"{target}: {column}", ylabel="weight")
-    if axes[0][-1].get_legend() is not None:
-        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1, 1), fontsize=8)
-    name = _save(fig, out, "mode_weights.png")
-    return [
-        (
-            name,
-            "Per-mode weights (mean ± sd over seeds) of the EBM's density and of the negatives; "
-            "black bars: the true region masses.",
-        )
-    ]
+    targets = list(dict.fromkeys(rhat.target))
+    shown = _shown(methods, rhat.method)
+    excess = rhat.assign(excess=(rhat.rhat - 1).clip(lower=_RHAT_FLOOR))
+    fig, axes = _grid(len(targets), len(axes_shown), 3.4, 2.6, sharey="row")
+    for row, target in enumerate(targets):
+        for col, (x, label) in enumerate(axes_shown):
+            ax = axes[row, col]
+            for method in shown.itertuples():
+                runs = excess[(excess.target == target) & (excess.method == method.method)]
+                if runs.empty or runs[x].isna().all():
+                    continue
+                by = runs.groupby("draws")
+                where = by[x].median()
+                ax.fill_between(where, by.excess.min(), by.excess.max(), color=method.colour,
+                                alpha=0.15, lw=0)  # fmt: skip
+                ax.plot(where, by.excess.median(), color=method.colour, marker="o", ms=2.5, lw=1.3)
+            ax.axhline(0.01, color="black", lw=1, ls="--")
+            ax.set(xscale="log", yscale="log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 + v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            if row == len(targets) - 1:
+                ax.set_xlabel(label)
+            if col == 0:
+                ax.set_ylabel(f"{target}\nmax R-hat")
+    _method_legend(fig, shown, loc="upper center", ncol=min(5, len(shown)),
+                   bbox_to_anchor=(0.5, 1.0 + 0.035 * -(-len(shown) // 5)))  # fmt: skip
+    fig.tight_layout()
+    name = _save(fig, out, "mixing")
+    labels = [label for _, label in axes_shown]
+    per = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+    caption = (
+        f"Mixing of each method's own sampler on its trained EBM: max R-hat of its diagnostic "
+        f"chains on growing prefixes of their draws, against {per} (log axes; R-hat is drawn as "
+        "R-hat − 1 on a log scale, values below 1.001 at 1.001; median over seeds, band over "
+        "seeds). Gradient evaluations are the run's total pro rata over the draws. The dashed "
+        "line is R-hat = 1.01: a method mixes when its curve falls below it, and the further "
+        "left, the cheaper; a flat curve high above it means chains stuck in different modes."
+    )
+    return [(name, caption)]
 
 
-def error_vs_cost(frame: pd.DataFrame, palette: dict, out: Path) -> list[Figure]:
-    """Mode-weight TV of the EBM vs training seconds and gradient evaluations, every ok run."""
-    ok = frame[(frame.status == "ok") & frame.mw_tv_model.notna()]
+_SOURCES = [("weight_model", "EBM density"), ("weight_negatives", "negatives")]
+
+
+def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+    """Dot-and-interval: per target and source, each method's weight of each mode (mean over
+    seeds, interval min–max) beside the true weight."""
+    if weights.empty:
+        return []
+    targets = list(dict.fromkeys(weights.target))
+    shown = _shown(methods, weights.method)
+    row_of = {m: i for i, m in enumerate(shown.method)}
+    fig, axes = _grid(len(targets), len(_SOURCES), 3.6, 0.32 * len(shown) + 1.0, sharey=True)
+    for row, target in enumerate(targets):
+        part = weights[weights.target == target]
+        n_modes = part["mode"].nunique()
+        offsets = np.linspace(-0.3, 0.3, n_modes) if n_modes > 1 else np.zeros(1)
+        truth = part.groupby("mode").weight_true.first()
+        for col, (source, label) in enumerate(_SOURCES):
+            ax = axes[row, col]
+            summary = part.groupby(["method", "mode"])[source].agg(["mean", "min", "max"])
+            for (method, mode), s in summary.iterrows():
+                y = row_of[method] + offsets[mode]
+                colour = shown.set_index("method").colour[method]
+                ax.plot([s["min"], s["max"]], [y, y], color=colour, lw=1.2)
+                ax.plot(s["mean"], y, "o", color=colour, ms=3.5)
+                ax.plot(truth[mode], y, "|", color="black", ms=5, mew=1.2)
+            high = max(float(part[[s for s, _ in _SOURCES]].max().max()), float(truth.max()))
+            ax.set_xlim(-0.02, min(1.02, 1.15 * high))
+            ax.set_title(f"{target}: {label}", fontsize=9)
+            ax.set_xlabel("mode weight")
+            ax.grid(axis="y", visible=False)
+            for i in range(len(shown) - 1):
+                ax.axhline(i + 0.5, color="0.85", lw=0.6)
+        axes[row, 0].set_yticks(range(len(shown)), shown.display)
+        axes[row, 0].set_ylim(len(shown) - 0.5, -0.5)
+    fig.tight_layout()
+    name = _save(fig, out, "mode_weights")
+    caption = (
+        "Final mode weights against the truth: one row per method, within it one dot per mode "
+        "(mode 0 at the top; mean over seeds, the bar spans the seeds) and a black tick at that "
+        "mode's true weight. Left: the EBM's own density; right: its negatives. A dot on its tick "
+        "is a weight learned; a row whose dots sit at 0 and 1 is a method that put all its mass "
+        "in one mode; negatives far from the EBM's weights are a biased training signal."
+    )
+    return [(name, caption)]
+
+
+_COSTS = [("grad_evals", "training gradient evaluations"), ("train_seconds", "training seconds")]
+
+
+def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+    """Mode-weight TV of the EBM against training cost: one point per run, each method's median
+    (larger marker) joined to its runs."""
+    ok = runs[(runs.status == "ok") & (runs.mw_tv_model > 0)]
     if ok.empty:
         return []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, cost in zip(axes, ("train_seconds", "grad_evals"), strict=True):
-        sns.scatterplot(
-            ok,
-            x=cost,
-            y="mw_tv_model",
-            hue="method",
-            style="target",
-            palette=palette,
-            ax=ax,
-            legend=ax is axes[-1],
-        )
-        ax.set(xscale="log", yscale="log", ylabel="mode-weight TV (EBM vs truth)")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowded labels
-    if axes[-1].get_legend() is not None:
-        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1, 1), fontsize=8)
-    name = _save(fig, out, "error_vs_cost.png")
-    return [(name, "Mode-weight TV of the EBM's density vs training cost, one point per run.")]
+    targets = list(dict.fromkeys(ok.target))
+    shown = _shown(methods, ok.method)
+    fig, axes = _grid(len(targets), len(_COSTS), 3.4, 2.6, sharey="row")
+    for row, target in enumerate(targets):
+        part = ok[ok.target == target]
+        for col, (cost, label) in enumerate(_COSTS):
+            ax = axes[row, col]
+            for method in shown.itertuples():
+                points = part[part.method == method.method]
+                if points.empty:
+                    continue
+                cx, cy = points[cost].median(), points.mw_tv_model.median()
+                for px, py in zip(points[cost], points.mw_tv_model, strict=True):
+                    ax.plot([cx, px], [cy, py], color=method.colour, lw=0.7, alpha=0.6)
+                ax.plot(points[cost], points.mw_tv_model, "o", color=method.colour, ms=3, alpha=0.7)
+                ax.plot(cx, cy, "o", color=method.colour, ms=8, mec="white", mew=1)
+            ax.set(xscale="log", yscale="log")
+            _log_ticks(ax.xaxis, part[cost])
+            if row == len(targets) - 1:
+                ax.set_xlabel(label)
+            if col == 0:
+                ax.set_ylabel(f"{target}\nmode-weight TV")
+    _method_legend(fig, shown, loc="upper center", ncol=min(5, len(shown)),
+                   bbox_to_anchor=(0.5, 1.0 + 0.035 * -(-len(shown) // 5)))  # fmt: skip
+    fig.tight_layout()
+    name = _save(fig, out, "error_vs_cost")
+    caption = (
+        "Accuracy against cost: total-variation distance of the EBM's mode weights to the truth "
+        "against training gradient evaluations (hardware-independent) and seconds (this "
+        "machine), one small point per run, the large point each method's median, joined to its "
+        "runs. Lower left is better; a method is worth its cost when no other method lies below "
+        "and to the left of it; a long spread of spokes is a method that depends on its seed."
+    )
+    return [(name, caption)]
 
 
-def make_figures(
-    records: list[Record], frame: pd.DataFrame, order: list[str], out: Path
-) -> list[Figure]:
-    """Every figure into `out`; returns (file name, caption) pairs."""
+def make_figures(frames: Frames, out: Path) -> list[Figure]:
+    """Every figure into `out` (PNG and PDF); returns (PNG file name, caption) pairs."""
     out.mkdir(parents=True, exist_ok=True)
-    names = {r["method"]: r["display"] for r in records}
-    palette = {names.get(m, m): c for m, c in method_palette(order).items()}
-    frame = frame.assign(method=frame.method.map(lambda m: names.get(m, m)))
-    sns.set_theme(style="whitegrid", context="paper")
-    return [
-        *densities(records, order, out),
-        *weight_vs_iteration(records, palette, out),
-        *rhat_vs_time(records, palette, out),
-        *mode_weights(records, palette, out),
-        *error_vs_cost(frame, palette, out),
-    ]
+    methods = frames.methods.assign(
+        colour=frames.methods.method.map(method_palette(list(frames.methods.method)))
+    )
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
+        return [
+            *mode_weights(frames.weights, methods, out),
+            *lightest_mode(frames.checkpoints, methods, out),
+            *weights_over_training(frames.checkpoints, methods, out),
+            *densities(frames.density, frames.truth_density, frames.modes, methods, out),
+            *mixing(frames.rhat, methods, out),
+            *error_vs_cost(frames.runs, methods, out),
+        ]

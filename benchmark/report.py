@@ -7,183 +7,119 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, ParamError
 from .figures import make_figures
+from .frames import Frames, build_frames, suite_target
+from .paper import PAPER_TARGETS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
 from .store import Record, load_records, read_suite, run_id
+from .tables import format_cell, format_exact, format_number, make_tables, stats
 from .variants import Variant, display_name
 
-__all__ = ["RESULT_COLUMNS", "runs_frame", "weights_frame", "stats", "build_report"]
+__all__ = ["against_the_paper", "build_report"]
 
-#: The first columns of results.csv (every other metric follows).
-RESULT_COLUMNS = [
-    "target", "method", "variant", "seed", "status", "mw_mse_model", "mw_tv_model", "mw_max_model",
-    "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err", "rhat_max",
-    "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "accept_local",
-    "accept_global", "train_seconds", "grad_evals",
-]  # fmt: skip
 
-_VIEWS = {
-    "mw_mse_init": "init vs E",
-    "mw_mse_negatives": "negatives vs E",
-    "mw_mse_floor": "sampling floor",
-    "mw_mse_model": "E vs p★",
-}
-_SUMMARY = {
-    "mw_tv_model": "mode-weight TV",
-    "mass_far_model": "mass far",
-    "mw_model_spread": "weight spread (last 3 ckpt)",
-    "logdens_err": "log-density err",
+_VIEW = {
+    "logdens_err": "log-density error",
     "rhat_max": "max R-hat",
-    "ess_per_second": "ESS/s",
-    "c2st": "C2ST",
-    "train_seconds": "train s",
-    "grad_evals": "grad evals",
+    "mw_mse_init": "init vs E_θ",
+    "mw_mse_negatives": "negatives vs E_θ",
+    "mw_mse_model": "E_θ vs p★",
 }
 
 
-def runs_frame(records: list[Record]) -> pd.DataFrame:
-    """One row per run: target, method, variant, the swept hyperparameters, then the rest of
-    RESULT_COLUMNS, the other metrics and the error message."""
-    rows = [
-        {
-            "target": r["target"],
-            "method": r["method"],
-            "variant": r["variant"],
-            "seed": r["seed"],
-            "status": r["status"],
-            **r.get("swept", {}),
-            **{k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()},
-            "not_estimable": _reasons(r.get("not_estimable", {})),
-            "error": r.get("error"),
-        }
-        for r in records
-    ]
-    frame = pd.DataFrame(rows)
-    for column in [*RESULT_COLUMNS, *_VIEWS, *_SUMMARY]:  # present even when no run finished
-        if column not in frame:
-            frame[column] = np.nan
-    swept = list(dict.fromkeys(k for r in records for k in r.get("swept", {})))
-    last = ["not_estimable", "error"]
-    rest = [c for c in frame.columns if c not in [*RESULT_COLUMNS, *swept, *last]]
-    return frame[[*RESULT_COLUMNS[:3], *swept, *RESULT_COLUMNS[3:], *rest, *last]]
+def _weights_text(target: Any) -> str:
+    return "/".join(format_number(w) for w in target.weights.tolist())
 
 
-def _reasons(not_estimable: dict[str, str]) -> str | None:
-    """A record's not-estimable metrics grouped by reason: "reason: metric, metric; …"."""
-    grouped: dict[str, list[str]] = {}
-    for metric, reason in not_estimable.items():
-        grouped.setdefault(reason, []).append(metric)
-    return (
-        "; ".join(f"{reason}: {', '.join(metrics)}" for reason, metrics in grouped.items()) or None
-    )
-
-
-def weights_frame(records: list[Record]) -> pd.DataFrame:
-    """Long table: target, method, seed, mode, weight_true, weight_model, weight_negatives."""
-    rows = [
-        {
-            "target": r["target"],
-            "method": r["method"],
-            "variant": r["variant"],
-            "seed": r["seed"],
-            "mode": k,
-            "weight_true": r["weights"]["true"][k],
-            "weight_model": r["weights"]["model"][k],
-            "weight_negatives": r["weights"]["negatives"][k],
-        }
-        for r in records
-        if r["status"] == "ok"
-        for k in range(len(r["weights"]["true"]))
-    ]
-    columns = ["target", "method", "variant", "seed", "mode"]
-    return pd.DataFrame(rows, columns=[*columns, "weight_true", "weight_model", "weight_negatives"])
-
-
-def stats(frame: pd.DataFrame, metrics: list[str], by: list[str]) -> pd.DataFrame:
-    """Long statistics: per group and metric, mean and std over ok seeds, n_ok and n_failed
-    (failed or missing runs)."""
+def _orderings(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """One row per paper table, suite target and metric: how the suite orders the methods
+    against the paper."""
     rows = []
-    for key, group in frame.groupby(by, sort=False):
-        ok = group[group.status == "ok"]
-        for metric in metrics:
-            values = ok[metric].astype(float)
-            rows.append(
-                {
-                    **dict(zip(by, key, strict=True)),
-                    "metric": metric,
-                    "mean": values.mean(),
-                    "std": values.std(ddof=1) if values.count() > 1 else np.nan,
-                    "n_ok": len(ok),
-                    "n_failed": len(group) - len(ok),
-                }
-            )
+    for (table, target, metric), view in cells.groupby(["table", "target", "metric"], sort=False):
+        by_method = view.set_index("method")
+        order = ordering(by_method.paper, by_method["mean"])
+        enough = order["n_methods"] >= 2
+        rows.append(
+            {
+                "table": table,
+                "target": f"`{target}`" + ("" if view["match"].iloc[0] == "same" else " †"),
+                "metric": _VIEW[metric],
+                "methods": str(order["n_methods"]),
+                "Kendall τ": f"{order['tau']:.2f}" if enough else "—",
+                "pairs alike": f"{order['pairs_agree']} of {order['pairs']}" if enough else "—",
+                "lowest (paper / here)": " / ".join(
+                    names.get(by_method[column].idxmin(), "") if enough else "—"
+                    for column in ("paper", "mean")
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _cell(row: pd.Series) -> str:
-    if row.n_ok == 0:
-        text = "—"
-    elif np.isnan(row["mean"]):
-        text = "n/a"
-    elif np.isnan(row["std"]):
-        text = f"{row['mean']:.3g}"
+def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> list[str]:
+    """The report section setting the paper's Tables 1–3 beside the suite's cells: how the two
+    order the methods, then every paper cell whose target and method the suite ran."""
+    built = {entry["name"]: suite_target(entry) for entry in suite_targets}
+    matched = paper_frame(built)
+    metrics = list(dict.fromkeys(matched.metric))
+    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"]))
+    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    lines = [
+        "",
+        "## Against the paper",
+        "",
+        "The paper's Tables 1–3 (Grenioux, Moulines, Gabrié 2023) beside this suite's cells for "
+        "the same target (family, dimension, mode geometry and weights) and method. The suite "
+        "runs its own budget and settings (see the config), so compare the order of the methods "
+        "and the orders of magnitude, not the digits. Lower is better in every table.",
+    ]
+    if cells.empty:
+        lines += ["", "No cell of this suite overlaps the paper's tables."]
     else:
-        text = f"{row['mean']:.3g} ± {row['std']:.2g}"
-    return text + (f" ({row.n_failed} failed)" if row.n_failed else "")
-
-
-def _pivot(long: pd.DataFrame, index: str | list[str], columns: str) -> pd.DataFrame:
-    """Cells "mean ± std (k failed)", rows and columns in order of first appearance."""
-    cells = long.assign(cell=long.apply(_cell, axis=1))
-    table = cells.pivot(index=index, columns=columns, values="cell")
-    keys = cells[index] if isinstance(index, str) else zip(*(cells[i] for i in index), strict=True)
-    return table.loc[list(dict.fromkeys(keys)), list(dict.fromkeys(cells[columns]))]
-
-
-def _tables(
-    frame: pd.DataFrame, names: dict[str, str]
-) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """name -> (display table, long CSV table)."""
-    shown = frame.assign(method=frame.variant.map(lambda m: names.get(m, m)))
-    tables = {}
-    for name, metric in (("table1_logdens_err", "logdens_err"), ("table2_rhat_max", "rhat_max")):
-        long = stats(shown, [metric], ["method", "target"])
-        tables[name] = (_pivot(long, "method", "target"), long)
-    long = stats(shown, list(_VIEWS), ["method", "target"])
-    table = long.assign(view=long.metric.map(_VIEWS))
-    table = table.assign(column=table.target + ": " + table.view)
-    tables["table3_mode_weight_mse"] = (_pivot(table, "method", "column"), long)
-    long = stats(shown, list(_SUMMARY), ["target", "method"])
-    wide = _pivot(long.assign(metric=long.metric.map(_SUMMARY)), ["target", "method"], "metric")
-    tables["summary"] = (wide, long)
-    return tables
-
-
-_CAPTIONS = {
-    "table1_logdens_err": "Table 1 analogue — log-density error: median of (log p_θ − log p★)² "
-    "on exact target draws (lower is better).",
-    "table2_rhat_max": "Table 2 analogue — max rank-normalised split R-hat of the chains of each "
-    "method's own sampler, every method's chains run for the same cost, warm-up discarded "
-    "(1 is ideal).",
-    "table3_mode_weight_mse": "Table 3 analogue — mode-weight MSE, three views: the method's "
-    "initialisation vs the EBM, its negatives vs the EBM (each from 10 000 draws), beside the "
-    "sampling floor Σw(1−w)/(K·n) that n independent draws of the EBM would show, and the EBM vs "
-    "the truth.",
-    "summary": "Summary — mode-weight TV (EBM vs truth), the EBM's mass outside every mode's "
-    "99.9 % region, spread of the EBM's weights over the last 3 checkpoints, log-density error, "
-    "R-hat, ESS per second, C2ST (0.5 = indistinguishable), training seconds and gradient "
-    "evaluations.",
-}
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    """A display table as Markdown, its row labels (method, or target and method) as columns."""
-    return table.reset_index().to_markdown(index=False)
+        lines += [
+            "",
+            "How the suite orders the methods the paper compares: Kendall's τ between the paper's "
+            "values and the suite's means (1: the same order, −1: reversed), the method pairs "
+            "ordered alike, and the lowest method in each. † the paper's modes with other "
+            "weights: a reference, not a test of the paper's claim.",
+            "",
+            _orderings(cells, names).to_markdown(index=False, disable_numparse=True),
+        ]
+    for (table, key, target), part in cells.groupby(
+        ["table", "paper_target", "target"], sort=False
+    ):
+        lines += ["", f"### {table}: {PAPER_TARGETS[key].label} — suite target `{target}`", ""]
+        if part["match"].iloc[0] != "same":
+            lines += [
+                f"† Not the paper's target: `{target}` has the paper's modes but weights "
+                f"{_weights_text(built[target])}, the paper's are "
+                f"{_weights_text(PAPER_TARGETS[key].build())}.",
+                "",
+            ]
+        rows = [
+            {
+                "method": names.get(row.method, row.method),
+                "metric": _VIEW[row.metric],
+                "paper": format_exact(row.paper),
+                "suite (mean ± std)": format_cell(row),
+                "suite ÷ paper": format_number(row["mean"] / row.paper) if row.n_values else "—",
+            }
+            for _, row in part.iterrows()
+        ]
+        lines.append(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
+    missing = matched[matched.target.isna()]
+    if len(missing):
+        labels = ", ".join(
+            f"{table} {PAPER_TARGETS[key].label}"
+            for table, key in dict.fromkeys(zip(missing.table, missing.paper_target, strict=True))
+        )
+        lines += ["", f"Not measured by this suite (no target of it is the paper's): {labels}."]
+    return lines
 
 
 def _provenance(out: Path, records: list[Record]) -> list[str]:
@@ -201,6 +137,8 @@ def _provenance(out: Path, records: list[Record]) -> list[str]:
             + (f"; Dask scheduler {p['scheduler']}" if p["scheduler"] else ""),
         ]
     done = [r for r in records if "versions" in r]
+    if not lines and not done:
+        lines.append("- none recorded (no provenance.json, no finished record)")
     if done:
         v = done[0]["versions"]
         lines.append(
@@ -208,6 +146,31 @@ def _provenance(out: Path, records: list[Record]) -> list[str]:
             f"Python {v['python']}"
         )
     return lines
+
+
+def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
+    runs = frames.runs
+    counts = runs.status.value_counts()
+    lines = [
+        f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
+        f"{len(suite['targets'])} targets × {len(frames.methods)} methods × "
+        f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
+        "Cells: mean ± std over the seeds that finished; seeds where a metric was not estimable "
+        "(n/e) and runs that failed or are missing are counted in brackets. Per-run numbers: "
+        "`results.csv`, `weights.csv`, `runs/`; every table also as CSV in `tables/`, every "
+        "figure also as PDF in `figures/`."
+    ]
+    if not (runs.status == "ok").any():
+        lines += ["", "**No run finished: this report holds no measurement.**"]
+    return lines
+
+
+def _clear(folder: Path, extensions: tuple[str, ...]) -> None:
+    """Create `folder`, or empty it of the files a previous report wrote there."""
+    folder.mkdir(exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_file() and path.suffix.lstrip(".") in extensions:
+            path.unlink()
 
 
 def build_report(out: Path, plugins: list[str] | None = None) -> Path:
@@ -219,52 +182,48 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     with contextlib.suppress(ParamError):  # a plugin not importable here: its records name it
         load_methods([*suite["suite"]["plugins"], *(plugins or [])])
     variants = [Variant(**v) for vs in suite["variants"].values() for v in vs]
-    registered = {
-        v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS
-    }
-    records = load_records(out, suite, registered)
-    names = {r["variant"]: r["display"] for r in records if "config" in r} | registered
-    for record in records:  # one display name per variant, stubs included
-        record["display"] = names.get(record["variant"], record["variant"])
-    frame = runs_frame(records)
-    frame.to_csv(out / "results.csv", index=False)
-    weights_frame(records).to_csv(out / "weights.csv", index=False)
-    tables = _tables(frame, names)
-    (out / "tables").mkdir(exist_ok=True)
-    for name, (table, long) in tables.items():
-        long.to_csv(out / "tables" / f"{name}.csv", index=False)
-        (out / "tables" / f"{name}.md").write_text(_markdown(table) + "\n")
+    known = {v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS}
+    # Tables and figures compare variants (a method itself when it has no grid): their frames
+    # take the variant as the "method"; results.csv keeps both.
+    records = [
+        {**r, "method": r["variant"], "base_method": r["method"]}
+        for r in load_records(out, suite, known)
+    ]
     order = list(dict.fromkeys(v.name for v in variants))
-    figures = make_figures(records, frame, order, out / "figures")
-    counts = frame.status.value_counts()
+    frames = build_frames(records, suite, known, order)
+    results = frames.runs.rename(columns={"method": "variant", "base_method": "method"})
+    first = ["target", "method", "variant", *dict.fromkeys(k for v in variants for k in v.swept)]
+    results[[*first, *(c for c in results.columns if c not in first)]].to_csv(
+        out / "results.csv", index=False
+    )
+    frames.weights.to_csv(out / "weights.csv", index=False)
+    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    tables = make_tables(frames.runs, names)
+    _clear(out / "tables", ("md", "csv"))
+    for table in tables:
+        table.long.to_csv(out / "tables" / f"{table.name}.csv", index=False)
+        (out / "tables" / f"{table.name}.md").write_text(table.to_markdown() + "\n")
+    _clear(out / "figures", ("png", "pdf"))
+    figures = make_figures(frames, out / "figures")
     lines = [
         f"# Benchmark report: {suite['suite']['name']}",
         "",
-        f"{len(frame)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
-        f"{len(suite['targets'])} targets × {len(order)} methods × "
-        f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
-        "Cells: mean ± std over seeds of the runs that finished; failed or missing runs are "
-        "counted in brackets. Per-run numbers: `results.csv`, `weights.csv`, `runs/`.",
+        *_counts(frames, suite),
         "",
-    ]
-    if not (frame.status == "ok").any():
-        lines += [
-            "**No run finished successfully**: every cell below is empty; each run's reason is "
-            "listed under *Failed runs*.",
-            "",
-        ]
-    lines += [
         "## Provenance",
         "",
         *_provenance(out, records),
+        *against_the_paper(frames, suite["targets"]),
+        "",
+        "## Tables",
     ]
-    for name, (table, _) in tables.items():
-        lines += ["", f"## {name}", "", _CAPTIONS[name], "", _markdown(table)]
-    failed = frame[frame.status != "ok"]
+    for table in tables:
+        lines += ["", f"### {table.heading}", "", table.caption, "", table.to_markdown()]
+    failed = frames.runs[frames.runs.status != "ok"]
     if len(failed):
         lines += ["", "## Failed runs", ""]
         for r in failed.itertuples():
-            lines.append(f"- `{run_id(r.target, r.variant, r.seed)}`: {r.error}")
+            lines.append(f"- `{run_id(r.target, r.method, r.seed)}`: {r.error}")  # method: variant
     lines += ["", "## Figures"]
     for file, caption in figures:
         lines += ["", f"![{file}](figures/{file})", "", caption]

@@ -200,13 +200,39 @@ def test_unreadable_file_is_named(tmp_path):
 CONFIGS = Path(__file__).resolve().parents[1] / "benchmark" / "configs"
 
 
-@pytest.mark.parametrize("name", ["quick.toml", "paper.toml"])
-def test_shipped_profiles_are_valid_and_cover_every_method(name):
+def test_the_quick_profile_is_valid_and_covers_every_method():
     from benchmark.registry import METHODS
 
-    config = load_config(CONFIGS / name)
+    config = load_config(CONFIGS / "quick.toml")
     assert set(config.settings.methods) == set(METHODS) and len(config.settings.seeds) >= 3
     assert {"four_modes", "eight_gaussians", "hd16"} <= {t.name for t in config.targets}
+
+
+PAPER_PARTS = ["2d", "hd16", "hd32", "hd64"]
+
+
+@pytest.mark.parametrize("part", PAPER_PARTS)
+def test_each_paper_part_runs_the_papers_methods_with_its_sampler_settings(part):
+    config = load_config(CONFIGS / "paper" / f"{part}.toml")
+    assert config.name == f"paper-{part}" and len(config.seeds) >= 3
+    assert config.methods == ["flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow"]
+    params = config.params  # SPEC §2: the paper's sampler settings
+    assert params["ula_ebm"]["steps"] == 512 and params["coopflow"]["ula_steps"] == 256
+    assert params["nt_ebm"]["mala_steps"] == 128
+    flowmc = (params["flowmc_ebm"][k] for k in ("pool_size", "local_steps", "sweeps"))
+    assert tuple(flowmc) == ((64, 24, 5) if part == "2d" else (128, 8, 16))
+
+
+def test_the_paper_parts_together_hold_every_target_of_the_papers_tables():
+    from benchmark.paper import PAPER_TARGETS, match_target
+
+    targets = [
+        t.build()
+        for part in PAPER_PARTS
+        for t in load_config(CONFIGS / "paper" / f"{part}.toml").targets
+    ]
+    for key, paper in PAPER_TARGETS.items():
+        assert any(match_target(t, paper.build()) == "same" for t in targets), key
 
 
 def test_readme_example_config_is_valid(tmp_path):

@@ -1,5 +1,5 @@
-"""The report: aggregation with known answers (mean ± std, failures counted), and a tiny real
-run (a 2-D and a 4-D target, a failing method) producing every file, table and figure."""
+"""The report: a tiny real run (a 2-D and a 4-D target, a failing method) producing every file,
+table and figure; reports with a missing record and with no finished run."""
 
 from __future__ import annotations
 
@@ -9,52 +9,35 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from synthetic_records import failed_record, ok_record, suite_json, write_suite
 from test_config import tiny_toml, write
 from test_runner import FAILING_PLUGIN
 
 from benchmark.config import load_config
 from benchmark.figures import method_palette
+from benchmark.frames import RESULT_COLUMNS
 from benchmark.registry import METHODS, load_methods
-from benchmark.report import RESULT_COLUMNS, _cell, build_report, runs_frame, stats
+from benchmark.report import build_report
 from benchmark.runner import run_suite
 from benchmark.targets import make_target
 
-TABLES = ["table1_logdens_err", "table2_rhat_max", "table3_mode_weight_mse", "summary"]
-FIGURES = [
-    "density_four_modes.png",
-    "mode_weight_vs_iteration.png",
-    "rhat_vs_time.png",
-    "mode_weights.png",
-    "error_vs_cost.png",
+TABLES = [
+    "table1_logdens_err",
+    "table2_rhat_max",
+    "table3a_mw_mse_init",
+    "table3b_mw_mse_negatives",
+    "table3c_mw_mse_model",
+    "summary",
 ]
-
-
-def test_stats_mean_and_std_over_ok_seeds_and_failures_counted():
-    frame = pd.DataFrame(
-        {
-            "method": ["a", "a", "a", "b", "b"],
-            "status": ["ok", "ok", "failed", "failed", "missing"],
-            "x": [1.0, 3.0, np.nan, np.nan, np.nan],
-        }
-    )
-    long = stats(frame, ["x"], ["method"]).set_index("method")
-    assert long.loc["a", "mean"] == 2.0 and long.loc["a", "std"] == pytest.approx(np.sqrt(2))
-    assert (long.loc["a", "n_ok"], long.loc["a", "n_failed"]) == (2, 1)
-    assert (long.loc["b", "n_ok"], long.loc["b", "n_failed"]) == (0, 2)
-    assert _cell(long.loc["a"]) == "2 ± 1.4 (1 failed)"
-    assert _cell(long.loc["b"]) == "— (2 failed)"
-
-
-def test_not_estimable_metrics_are_nan_with_their_reasons_in_a_column():
-    record = {
-        "target": "hd16", "method": "m", "seed": 0, "status": "ok",
-        "metrics": {"mw_tv_model": None, "log_z": None, "rhat_max": 1.2},
-        "not_estimable": {"mw_tv_model": "IS ESS 3 < 655", "log_z": "IS ESS 3 < 655"},
-    }  # fmt: skip
-    row = runs_frame([record, {**record, "seed": 1, "not_estimable": {}}]).iloc[0]
-    assert np.isnan(row.mw_tv_model) and np.isnan(row.log_z) and row.rhat_max == 1.2
-    assert row.not_estimable == "IS ESS 3 < 655: mw_tv_model, log_z"
-    assert runs_frame([{**record, "not_estimable": {}}]).not_estimable.isna().all()
+FIGURES = [
+    "fig1_lightest_mode",
+    "weights_over_training_four_modes",
+    "weights_over_training_hd4",
+    "mode_weights",
+    "densities",
+    "mixing",
+    "error_vs_cost",
+]
 
 
 def test_palette_is_fixed_by_the_registry_order():
@@ -86,19 +69,24 @@ def tiny_report(tmp_path_factory):
 def test_report_has_every_file_table_and_figure(tiny_report):
     out = tiny_report
     for name in TABLES:
-        assert (out / "tables" / f"{name}.md").read_text().startswith("|")
+        assert "\n| method " in "\n" + (out / "tables" / f"{name}.md").read_text()
         assert not pd.read_csv(out / "tables" / f"{name}.csv").empty
     for name in FIGURES:
-        assert (out / "figures" / name).stat().st_size > 1000
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
     report = (out / "report.md").read_text()
-    for name in [*TABLES, *FIGURES]:
-        assert name in report
+    for name in FIGURES:
+        assert f"(figures/{name}.png)" in report
+    for heading in ("Table 1", "Table 2", "Table 3a", "Table 3b", "Table 3c", "Summary"):
+        assert f"### {heading}" in report
     assert "## Failed runs" in report and "diverged: non-finite energies" in report
 
 
 def test_results_and_weights_tables(tiny_report):
     results = pd.read_csv(tiny_report / "results.csv")
-    assert list(results.columns[: len(RESULT_COLUMNS)]) == RESULT_COLUMNS
+    expected = ["target", "method", "variant", *RESULT_COLUMNS[2:]]  # no grid: no swept columns
+    assert list(results.columns[: len(expected)]) == expected
+    assert (results.method == results.variant).all()
     assert len(results) == 2 * 2 * 2
     assert (results.status == "ok").sum() == 4 and (results.status == "failed").sum() == 4
     weights = pd.read_csv(tiny_report / "weights.csv")
@@ -120,6 +108,45 @@ def test_tables_agree_with_the_runs_and_show_failures(tiny_report):
     assert (failed.n_ok == 0).all() and (failed.n_failed == 2).all()
     table = (tiny_report / "tables" / "table1_logdens_err.md").read_text()
     assert "Diverges diverges_too" in table and "— (2 failed)" in table
+
+
+def test_a_report_builds_with_missing_records(tmp_path):
+    """One seed of ula_ebm and every run of nt_ebm have no record: they are counted as missing,
+    and every figure still draws (a method with no run has a colour and a name all the same)."""
+    methods = ["flowmc_ebm", "ula_ebm", "nt_ebm"]
+    records = [
+        ok_record(target, method, seed, model_weights=[0.1, 0.2, 0.3, 0.4])
+        for target in ("four_modes", "hd16")
+        for method in ("flowmc_ebm", "ula_ebm")
+        for seed in (0, 1)
+        if (method, seed) != ("ula_ebm", 1)
+    ]
+    records[0]["curves"]["rhat_time"]["cost"] = [40.0, 80.0]  # a record with a cost curve
+    out = write_suite(
+        tmp_path / "out", suite_json(["four_modes", "hd16"], methods, [0, 1]), records
+    )
+    report = build_report(out).read_text()
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "missing").sum() == 2 * (1 + 2)  # per target: 1 ula_ebm + 2 nt_ebm
+    assert "`four_modes__nt_ebm__seed0`: no record" in report
+    table = (out / "tables/table1_logdens_err.md").read_text().splitlines()
+    assert [line.count("— (2 failed)") for line in table if line.startswith("| NT-EBM")] == [2]
+    for name in ("fig1_lightest_mode", "mode_weights", "densities", "mixing", "error_vs_cost"):
+        assert (out / "figures" / f"{name}.pdf").exists()
+    assert "### Table 3: extended 2-D example — suite target `four_modes`" in report
+    assert "against cost units per chain, gradient evaluations per chain and sampling" in report
+
+
+def test_a_report_with_no_finished_run_says_so(tmp_path):
+    suite = suite_json(["four_modes"], ["flowmc_ebm", "ula_ebm"], [0, 1])
+    records = [failed_record("four_modes", m, s) for m in ("flowmc_ebm", "ula_ebm") for s in (0, 1)]
+    out = write_suite(tmp_path / "out", suite, records)
+    report = build_report(out).read_text()
+    assert "4 runs (4 failed)" in report and "No run finished" in report
+    assert "| flowMC-EBM | — (2 failed) |" in (out / "tables/table3c_mw_mse_model.md").read_text()
+    assert list((out / "figures").iterdir()) == []
+    assert "## Against the paper" in report and "ratio" in report
+    assert len(pd.read_csv(out / "weights.csv")) == 0
 
 
 def test_report_is_rebuilt_from_the_records_alone(tiny_report):

@@ -99,7 +99,7 @@ def test_evaluate_known_answers_for_a_flat_energy():
     )
     assert all(math.isnan(h) for h in curve["rhat"][:2]) and curve["rhat"][-1] == m["rhat_max"]
     assert m["ess_bulk_per_kcost"] == pytest.approx(1000 * m["ess_bulk_min"] / (64 * 24))
-    assert len(result.curves["density"]) == 64
+    assert len(result.curves["density"]) == 128
 
 
 def test_log_density_error_is_zero_when_the_ebm_is_the_target():

@@ -1,0 +1,259 @@
+"""Every DataFrame built from the run records and the suite: long tables that the report's tables
+and figures are functions of (they never read a record themselves).
+
+A record may mark metrics as *not estimable*: `record["not_estimable"] = {metric: reason}` with
+that metric null in `record["metrics"]`; `runs_frame` turns it into a column `<metric>_ne` holding
+the reason (NaN where the metric was estimable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .store import Record
+from .targets import Target, make_target
+
+__all__ = [
+    "Frames",
+    "build_frames",
+    "suite_target",
+    "RESULT_COLUMNS",
+    "NE_SUFFIX",
+    "runs_frame",
+    "weights_frame",
+    "checkpoints_frame",
+    "rhat_frame",
+    "density_frame",
+    "truth_density_frame",
+    "modes_frame",
+    "methods_frame",
+]
+
+
+#: The first columns of results.csv (every other metric follows).
+RESULT_COLUMNS = [
+    "target", "method", "seed", "status", "mw_mse_model", "mw_tv_model", "mw_max_model",
+    "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err", "rhat_max",
+    "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "accept_local",
+    "accept_global", "train_seconds", "grad_evals",
+]  # fmt: skip
+
+#: Suffix of the column holding why a metric is not estimable in a run.
+NE_SUFFIX = "_ne"
+
+_RUN_KEYS = ["target", "method", "seed"]
+_TRUTH_GRID = 128  # resolution of the target's density in the figures
+
+
+def _ok(records: list[Record]) -> list[Record]:
+    return [r for r in records if r["status"] == "ok"]
+
+
+def runs_frame(records: list[Record]) -> pd.DataFrame:
+    """One row per run: RESULT_COLUMNS, the other metrics, `<metric>_ne` reasons, the error."""
+    rows = []
+    for r in records:
+        row = {key: r[key] for key in _RUN_KEYS} | {"status": r["status"]}
+        row |= {"base_method": r.get("base_method", r["method"]), **r.get("swept", {})}
+        row |= {k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()}
+        row |= {f"{k}{NE_SUFFIX}": reason for k, reason in r.get("not_estimable", {}).items()}
+        rows.append(row | {"error": r.get("error")})
+    frame = pd.DataFrame(rows)
+    for column in RESULT_COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan
+    rest = [c for c in frame.columns if c not in RESULT_COLUMNS and c != "error"]
+    metrics = [c for c in rest if not c.endswith(NE_SUFFIX)]
+    reasons = [c for c in rest if c.endswith(NE_SUFFIX)]
+    return frame[[*RESULT_COLUMNS, *metrics, *reasons, "error"]]
+
+
+def weights_frame(records: list[Record]) -> pd.DataFrame:
+    """Final weights, one row per ok run and mode: target, method, seed, mode, weight_true,
+    weight_model (the EBM's density), weight_negatives."""
+    rows = [
+        {
+            **{key: r[key] for key in _RUN_KEYS},
+            "mode": k,
+            "weight_true": r["weights"]["true"][k],
+            "weight_model": r["weights"]["model"][k],
+            "weight_negatives": r["weights"]["negatives"][k],
+        }
+        for r in _ok(records)
+        for k in range(len(r["weights"]["true"]))
+    ]
+    columns = [*_RUN_KEYS, "mode", "weight_true", "weight_model", "weight_negatives"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def checkpoints_frame(records: list[Record]) -> pd.DataFrame:
+    """Weights over training, one row per ok run, checkpoint, mode and source ("model": the EBM's
+    density, "negatives"): target, method, seed, iteration, mode, weight_true, source, weight."""
+    rows = [
+        {
+            **{key: r[key] for key in _RUN_KEYS},
+            "iteration": c["iteration"],
+            "mode": k,
+            "weight_true": r["weights"]["true"][k],
+            "source": source,
+            "weight": c[source][k],
+        }
+        for r in _ok(records)
+        for c in r["curves"].get("checkpoints", [])
+        for source in ("model", "negatives")
+        for k in range(len(r["weights"]["true"]))
+    ]
+    columns = [*_RUN_KEYS, "iteration", "mode", "weight_true", "source", "weight"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def rhat_frame(records: list[Record]) -> pd.DataFrame:
+    """Max R-hat of the diagnostic chains on growing prefixes of their draws, one row per ok run
+    and prefix: target, method, seed, draws, seconds (wall-clock), grad_evals (per chain, the run's
+    `sample_grad_evals` pro rata over the draws), cost (the curve's own cost units, NaN when the
+    record has none), rhat."""
+    rows = []
+    for r in _ok(records):
+        curve = r["curves"]["rhat_time"]
+        metrics = r["metrics"]
+        total, chains = metrics.get("sample_grad_evals"), metrics.get("n_chains")
+        per_draw = (
+            total / chains / curve["draws"][-1] if total and chains and curve["draws"] else np.nan
+        )
+        costs = curve.get("cost", [None] * len(curve["draws"]))
+        for draws, seconds, cost, value in zip(
+            curve["draws"], curve["seconds"], costs, curve["rhat"], strict=True
+        ):
+            rows.append(
+                {
+                    **{key: r[key] for key in _RUN_KEYS},
+                    "draws": draws,
+                    "seconds": seconds,
+                    "grad_evals": per_draw * draws,
+                    "cost": np.nan if cost is None else cost,
+                    "rhat": np.nan if value is None else value,
+                }
+            )
+    columns = [*_RUN_KEYS, "draws", "seconds", "grad_evals", "cost", "rhat"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _grid(bounds: tuple[float, float], resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of a resolution² grid over the box, rows = y (the layout of the stored density)."""
+    axis = np.linspace(bounds[0], bounds[1], resolution)
+    y, x = np.meshgrid(axis, axis, indexing="ij")
+    return x.ravel(), y.ravel()
+
+
+def density_frame(records: list[Record]) -> pd.DataFrame:
+    """The learned normalised log density of each ok 2-D run on its stored grid over the target's
+    box: target, method, seed, x, y, log_p."""
+    parts = []
+    for r in _ok(records):
+        grid = r["curves"].get("density")
+        if grid is None:
+            continue
+        log_p = np.asarray(grid, dtype=float)
+        x, y = _grid(suite_target(r["config"]["target"]).bounds, log_p.shape[0])
+        keys = {key: r[key] for key in _RUN_KEYS}
+        parts.append(pd.DataFrame({**keys, "x": x, "y": y, "log_p": log_p.ravel()}))
+    columns = [*_RUN_KEYS, "x", "y", "log_p"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def suite_target(entry: dict[str, Any]) -> Target:
+    """The target of a suite.json `targets` entry ({name, kind, params}) or of a record's
+    `config.target` ({name, kind, **params})."""
+    params = dict(
+        entry.get("params", {k: v for k, v in entry.items() if k not in ("name", "kind")})
+    )
+    return make_target(entry["kind"], name=entry["name"], **params)
+
+
+def truth_density_frame(
+    suite_targets: list[dict[str, Any]], resolution: int = _TRUTH_GRID
+) -> pd.DataFrame:
+    """log p★ of every 2-D target on a resolution² grid over its box: target, x, y, log_p."""
+    parts = []
+    for entry in suite_targets:
+        target = suite_target(entry)
+        if target.dim != 2:
+            continue
+        x, y = _grid(target.bounds, resolution)
+        points = torch.tensor(np.stack([x, y], axis=-1), dtype=torch.float32)
+        log_p = target.log_prob(points).double().numpy()
+        parts.append(pd.DataFrame({"target": entry["name"], "x": x, "y": y, "log_p": log_p}))
+    columns = ["target", "x", "y", "log_p"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def modes_frame(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
+    """Where each mode of each target lies: target, mode, and for a Gaussian mixture its mean's
+    first two coordinates x, y, for rings the radius (NaN otherwise)."""
+    rows = []
+    for entry in suite_targets:
+        target = suite_target(entry)
+        means = getattr(target, "means", None)
+        radii = getattr(target, "radii", None)
+        for k in range(target.n_modes):
+            rows.append(
+                {
+                    "target": entry["name"],
+                    "mode": k,
+                    "x": float(means[k, 0]) if means is not None else np.nan,
+                    "y": float(means[k, 1]) if means is not None else np.nan,
+                    "radius": float(radii[k]) if radii is not None else np.nan,
+                }
+            )
+    return pd.DataFrame(rows, columns=["target", "mode", "x", "y", "radius"])
+
+
+def methods_frame(order: list[str], records: list[Record], known: dict[str, str]) -> pd.DataFrame:
+    """One row per method of the suite, in its order: method (code name), display (from `known`,
+    the registry's display names, else from a record, else the code name; made unique)."""
+    from_records = {r["method"]: r["display"] for r in records if r["status"] != "missing"}
+    display = [known.get(m) or from_records.get(m) or m for m in order]
+    unique = [
+        d if display.count(d) == 1 else f"{d} ({m})" for m, d in zip(order, display, strict=True)
+    ]
+    return pd.DataFrame({"method": order, "display": unique})
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Every long frame of one report (see each builder for the columns)."""
+
+    runs: pd.DataFrame
+    weights: pd.DataFrame
+    checkpoints: pd.DataFrame
+    rhat: pd.DataFrame
+    density: pd.DataFrame
+    truth_density: pd.DataFrame
+    modes: pd.DataFrame
+    methods: pd.DataFrame
+
+
+def build_frames(
+    records: list[Record],
+    suite: dict[str, Any],
+    known: dict[str, str],
+    order: list[str] | None = None,
+) -> Frames:
+    """All frames of a suite (its suite.json content) and its records (one per expected run, a
+    `missing` stub where none was written); `known`: the registry's display names; `order`: the
+    methods (variants) in the order to show them (default: the suite's methods)."""
+    return Frames(
+        runs=runs_frame(records),
+        weights=weights_frame(records),
+        checkpoints=checkpoints_frame(records),
+        rhat=rhat_frame(records),
+        density=density_frame(records),
+        truth_density=truth_density_frame(suite["targets"]),
+        modes=modes_frame(suite["targets"]),
+        methods=methods_frame(order or suite["suite"]["methods"], records, known),
+    )

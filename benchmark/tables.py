@@ -1,0 +1,259 @@
+"""The report's tables: statistics over seeds (a long DataFrame per table, saved as CSV) and their
+display as Markdown. Every number goes through `format_number`, every cell through `format_cell`.
+
+A cell summarises the runs of one group (e.g. one method on one target): the mean ± std over the
+seeds that finished and whose value is estimable; seeds where the metric was not estimable and
+runs that failed or are missing are counted beside it, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .frames import NE_SUFFIX
+
+__all__ = [
+    "Table",
+    "stats",
+    "present",
+    "format_number",
+    "format_exact",
+    "format_cell",
+    "pivot",
+    "markdown",
+    "make_tables",
+]
+
+_SIG = 3  # significant figures of every number
+
+
+def format_number(x: float) -> str:
+    """3 significant figures; scientific notation below 1e-3 and from 1e5 on ("8.59e-5")."""
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    rounded = float(f"{x:.{_SIG - 1}e}")  # rounding first fixes the exponent (0.9996 -> 1.00)
+    exponent = math.floor(math.log10(abs(rounded)))
+    if exponent < -3 or exponent >= 5:
+        mantissa = rounded / 10**exponent
+        return f"{mantissa:.{_SIG - 1}f}e{exponent}"
+    return f"{rounded:.{max(0, _SIG - 1 - exponent)}f}"
+
+
+def format_exact(x: float) -> str:
+    """Every digit a float was given with (a paper's number as printed), scientific notation
+    below 1e-3 as in `format_number`."""
+    if x != 0 and abs(x) < 1e-3:
+        return np.format_float_scientific(x, trim="-", exp_digits=1)
+    return np.format_float_positional(x, trim="-")
+
+
+def format_cell(row: pd.Series) -> str:
+    """One cell from a `stats` row: "mean ± std", then the seeds not estimable and the runs that
+    failed; "n/e (k of n)" when no ok seed is estimable, "n/a" when the metric does not apply,
+    "—" when no run finished."""
+    notes = []
+    if row.n_ok == 0:
+        text = "—"
+    elif row.n_values == 0:
+        text = f"n/e ({row.n_ne} of {row.n_ok})" if row.n_ne else "n/a"
+    else:
+        text = format_number(row["mean"])
+        if row.n_values > 1:
+            text += f" ± {format_number(row['std'])}"
+        if row.n_ne:
+            notes.append(f"{row.n_ne} n/e")
+    if row.n_failed:
+        notes.append(f"{row.n_failed} failed")
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def present(frame: pd.DataFrame, metric: str) -> bool:
+    """Whether any run reports `metric` (a value, or a reason it is not estimable)."""
+    values = metric in frame and frame[metric].notna().any()
+    reasons = f"{metric}{NE_SUFFIX}" in frame and frame[f"{metric}{NE_SUFFIX}"].notna().any()
+    return bool(values or reasons)
+
+
+def stats(frame: pd.DataFrame, metrics: list[str], by: list[str]) -> pd.DataFrame:
+    """Long statistics, per group and metric: mean and std over the ok seeds with a value, n_ok,
+    n_values (ok seeds with a value), n_ne (ok seeds where it was not estimable), n_failed
+    (failed or missing runs). Groups in order of first appearance."""
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        ok = group[group.status == "ok"]
+        for metric in metrics:
+            values = (ok[metric] if metric in ok else pd.Series(np.nan, ok.index)).astype(float)
+            reasons = ok.get(f"{metric}{NE_SUFFIX}")
+            n_ne = int(reasons.notna().sum()) if reasons is not None else 0
+            n_values = int(values.count())
+            rows.append(
+                {
+                    **dict(zip(by, key, strict=True)),
+                    "metric": metric,
+                    "mean": values.mean() if n_values else np.nan,
+                    "std": values.std(ddof=1) if n_values > 1 else np.nan,
+                    "n_ok": len(ok),
+                    "n_values": n_values,
+                    "n_ne": n_ne,
+                    "n_failed": len(group) - len(ok),
+                }
+            )
+    columns = [*by, "metric", "mean", "std", "n_ok", "n_values", "n_ne", "n_failed"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pivot(long: pd.DataFrame, index: str, columns: str) -> pd.DataFrame:
+    """Cells from `format_cell`, rows and columns in order of first appearance."""
+    cells = long.assign(cell=[format_cell(row) for _, row in long.iterrows()])
+    table = cells.pivot(index=index, columns=columns, values="cell")
+    rows, cols = list(dict.fromkeys(cells[index])), list(dict.fromkeys(cells[columns]))
+    return table.loc[rows, cols].rename_axis(index=index, columns=None)
+
+
+def markdown(table: pd.DataFrame, max_columns: int) -> str:
+    """A display table as Markdown, its row labels as the first column; split into several tables
+    of at most `max_columns` value columns so that none runs off a repository page."""
+    parts = [
+        table.iloc[:, start : start + max_columns]
+        .reset_index()
+        .to_markdown(index=False, disable_numparse=True)
+        for start in range(0, max(1, table.shape[1]), max_columns)
+    ]
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A report table: its file name, heading, caption, long statistics (the CSV) and its display
+    as sections (a subheading, empty for the only one, and a methods × columns table)."""
+
+    name: str
+    heading: str
+    caption: str
+    long: pd.DataFrame
+    sections: list[tuple[str, pd.DataFrame]]
+    max_columns: int = 4
+
+    def to_markdown(self) -> str:
+        """The sections as Markdown tables (each split to at most `max_columns` columns)."""
+        parts = []
+        for subheading, display in self.sections:
+            if subheading:
+                parts.append(f"**{subheading}**")
+            parts.append(markdown(display, self.max_columns))
+        return "\n\n".join(parts)
+
+
+#: The paper's tables: (file name, heading, metric, caption).
+_PAPER_TABLES = [
+    (
+        "table1_logdens_err",
+        "Table 1 — log-density error",
+        "logdens_err",
+        "Median over exact target draws of (log p_θ − log p★)², p_θ normalised; lower is better. "
+        "The paper's Table 1 (8 Gaussians, rings).",
+    ),
+    (
+        "table2_rhat_max",
+        "Table 2 — max R-hat",
+        "rhat_max",
+        "Max over dimensions of the rank-normalised split R-hat of 128 chains of each method's own "
+        "sampler on its trained EBM; 1 is ideal, above 1.01 the chains disagree. The paper's "
+        "Table 2 (d = 16, 32, 64).",
+    ),
+    (
+        "table3a_mw_mse_init",
+        "Table 3a — mode-weight MSE, initialisation vs E_θ",
+        "mw_mse_init",
+        "Mode-weight MSE between the method's initialisation of its chains and the EBM's own "
+        "density: can the sampler start where the EBM puts its mass? The paper's Table 3, first "
+        "view (four_modes).",
+    ),
+    (
+        "table3b_mw_mse_negatives",
+        "Table 3b — mode-weight MSE, negatives vs E_θ",
+        "mw_mse_negatives",
+        "Mode-weight MSE between the negatives the EBM was trained on and the EBM's own density: "
+        "do the negatives represent the model, so that the gradient is unbiased? The paper's "
+        "Table 3, second view.",
+    ),
+    (
+        "table3c_mw_mse_model",
+        "Table 3c — mode-weight MSE, E_θ vs p★",
+        "mw_mse_model",
+        "Mode-weight MSE between the EBM's own density and the truth (the masses of p★ in each "
+        "mode region): did the EBM learn the weights? The paper's Table 3, third view.",
+    ),
+]
+
+#: Summary columns by group: a label per column and its candidate metrics with their labels (the
+#: first metric that some run reports is shown).
+_SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
+    "mode weights and density": [
+        [("mw_tv_model", "mode-weight TV")],
+        [("mw_model_spread", "weight spread")],
+        [("mass_far_model", "mass far")],
+        [("logdens_err", "log-density err")],
+        [("c2st", "C2ST")],
+    ],
+    "samplers": [
+        [("rhat_max", "max R-hat")],
+        [("ess_bulk_per_kcost", "ESS per 1k cost"), ("ess_per_second", "ESS/s")],
+        [("switch_rate", "switches"), ("mode_switch_rate", "switches per 1k steps")],
+        [("mass_far_negatives", "mass far (negatives)")],
+        [("mass_far_sampler", "mass far (sampler)")],
+    ],
+    "cost": [
+        [("train_seconds", "train s")],
+        [("grad_evals", "grad evals")],
+        [("sample_cost", "sample cost")],
+    ],
+}
+_SUMMARY_CAPTION = (
+    "Per target. Mode weights and density: total-variation distance of the EBM's weights to the "
+    "truth; the largest range of a mode's weight over the last 3 checkpoints (small: the final "
+    "weights are not the lottery of the last step); the EBM's mass far from every mode; the "
+    "log-density error; the accuracy of a classifier telling the sampler's draws from exact ones "
+    "(C2ST, 0.5 = indistinguishable). Samplers: max R-hat, bulk ESS, mode switches per chain, the "
+    "negatives' and the sampler's mass far from every mode. Cost: training seconds, gradient "
+    "evaluations, the diagnostic sampling's cost. Columns appear when some run reports them."
+)
+
+
+def _summary(frame: pd.DataFrame, names: dict[str, str]) -> Table | None:
+    groups = {
+        group: [next((m, label) for m, label in c if present(frame, m)) for c in candidates
+                if any(present(frame, m) for m, _ in c)]
+        for group, candidates in _SUMMARY.items()
+    }  # fmt: skip
+    labels = {m: label for columns in groups.values() for m, label in columns}
+    if not labels:
+        return None
+    shown = frame.assign(method=frame.method.map(names))
+    long = stats(shown, list(labels), ["target", "method"])
+    sections = []
+    for target, part in long.groupby("target", sort=False):
+        for group, columns in groups.items():
+            metrics = [m for m, _ in columns]
+            if metrics:
+                rows = part[part.metric.isin(metrics)].assign(metric=lambda d: d.metric.map(labels))
+                sections.append((f"{target}: {group}", pivot(rows, "method", "metric")))
+    return Table("summary", "Summary", _SUMMARY_CAPTION, long, sections, max_columns=5)
+
+
+def make_tables(frame: pd.DataFrame, names: dict[str, str]) -> list[Table]:
+    """The paper's tables (methods × targets; Table 3 one table per view), then the per-target
+    summary. `names`: method code name -> display name."""
+    shown = frame.assign(method=frame.method.map(names))
+    tables = []
+    for name, heading, metric, caption in _PAPER_TABLES:
+        long = stats(shown, [metric], ["method", "target"])
+        tables.append(Table(name, heading, caption, long, [("", pivot(long, "method", "target"))]))
+    summary = _summary(frame, names)
+    return [*tables, *([summary] if summary else [])]

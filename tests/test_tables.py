@@ -1,0 +1,123 @@
+"""Table statistics and cell formatting with known answers: mean ± std over the estimable ok
+seeds, not-estimable seeds and failures counted, one number format everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic_records import failed_record, ok_record
+
+from benchmark.frames import runs_frame
+from benchmark.tables import format_cell, format_exact, format_number, make_tables, markdown, stats
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0, "0"),
+        (1.0, "1.00"),
+        (0.99996, "1.00"),  # rounding carries into the next decade
+        (5.3012, "5.30"),
+        (121.4, "121"),
+        (12345.0, "12300"),
+        (123456.0, "1.23e5"),
+        (2534400.0, "2.53e6"),
+        (0.0013, "0.00130"),
+        (0.001, "0.00100"),
+        (0.000999, "9.99e-4"),
+        (8.59e-5, "8.59e-5"),
+        (-0.0123, "-0.0123"),
+        (float("nan"), "nan"),
+    ],
+)
+def test_format_number(value, text):
+    assert format_number(value) == text
+
+
+def test_format_exact_keeps_the_papers_digits():
+    assert [format_exact(v) for v in (58.75, 0.97, 1.19e-3, 9.27e-4, 3.12e-5)] == [
+        "58.75", "0.97", "0.00119", "9.27e-4", "3.12e-5",
+    ]  # fmt: skip
+
+
+def _frame(values, statuses, reasons=None):
+    frame = pd.DataFrame({"method": "m", "status": statuses, "x": values})
+    if reasons is not None:
+        frame["x_ne"] = reasons
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("values", "statuses", "reasons", "cell"),
+    [
+        ([1.0, 3.0, np.nan], ["ok", "ok", "failed"], None, "2.00 ± 1.41 (1 failed)"),
+        ([np.nan, np.nan], ["failed", "missing"], None, "— (2 failed)"),
+        ([0.5], ["ok"], None, "0.500"),
+        ([np.nan, np.nan], ["ok", "ok"], None, "n/a"),
+        (
+            [1.0, 3.0, np.nan],
+            ["ok", "ok", "ok"],
+            [np.nan, np.nan, "IS ESS too small"],
+            "2.00 ± 1.41 (1 n/e)",
+        ),
+        (
+            [np.nan, np.nan, np.nan],
+            ["ok", "ok", "failed"],
+            ["ESS 3", "ESS 5", np.nan],
+            "n/e (2 of 2) (1 failed)",
+        ),
+        (
+            [4.0, np.nan, np.nan],
+            ["ok", "ok", "missing"],
+            [np.nan, "ESS 3", np.nan],
+            "4.00 (1 n/e, 1 failed)",
+        ),
+    ],
+)
+def test_cells_count_not_estimable_seeds_and_failures(values, statuses, reasons, cell):
+    row = stats(_frame(values, statuses, reasons), ["x"], ["method"]).iloc[0]
+    assert format_cell(row) == cell
+
+
+def test_stats_of_a_synthetic_not_estimable_record_through_runs_frame():
+    records = [
+        ok_record("four_modes", "a", 0, metrics={"mass_far_model": 0.02}),
+        ok_record("four_modes", "a", 1, metrics={"mass_far_model": 0.04}),
+        ok_record("four_modes", "a", 2, not_estimable={"mass_far_model": "IS ESS 4 < 100"}),
+        failed_record("four_modes", "a", 3),
+    ]
+    row = stats(runs_frame(records), ["mass_far_model"], ["method"]).iloc[0]
+    assert (row.n_ok, row.n_values, row.n_ne, row.n_failed) == (3, 2, 1, 1)
+    assert row["mean"] == pytest.approx(0.03) and row["std"] == pytest.approx(np.sqrt(2e-4))
+    assert format_cell(row) == "0.0300 ± 0.0141 (1 n/e, 1 failed)"
+
+
+def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_present():
+    records = [ok_record(t, m, 0) for t in ("four_modes", "eight_gaussians") for m in ("a", "b")]
+    names = {"a": "A", "b": "B"}
+    tables = {t.name: t for t in make_tables(runs_frame(records), names)}
+    assert [n for n in tables if n.startswith("table3")] == [
+        "table3a_mw_mse_init", "table3b_mw_mse_negatives", "table3c_mw_mse_model",
+    ]  # fmt: skip
+    summary = tables["summary"].to_markdown()
+    assert "ESS/s" not in summary and "ESS per 1k cost" not in summary  # neither was measured
+    assert "mass far" not in summary
+    records[0]["metrics"] |= {"ess_bulk_per_kcost": 12.0, "ess_per_second": 100.0}
+    summary = {t.name: t for t in make_tables(runs_frame(records), names)}["summary"]
+    text = summary.to_markdown()
+    assert "ESS per 1k cost" in text and "ESS/s" not in text
+    assert "**four_modes: samplers**" in text and "**eight_gaussians: cost**" in text
+
+
+def test_markdown_splits_wide_tables_and_keeps_the_cells_text():
+    table = pd.DataFrame(
+        [["1.00", "2.50", "3", "4", "5"]],
+        index=pd.Index(["A"], name="method"),
+        columns=list("pqrst"),
+    )
+    text = markdown(table, max_columns=2)
+    parts = text.split("\n\n")
+    assert len(parts) == 3
+    assert all(part.startswith("| method") for part in parts)
+    assert "1.00" in parts[0] and "2.50" in parts[0]  # not re-parsed as numbers
