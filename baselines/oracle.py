@@ -62,7 +62,7 @@ def fit(
     ebm = TiltedEBM(TrueEnergy(problem.target, base_std), problem.ebm.dim, base_std)
     ebm = ebm.to(problem.data.device)
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential)
+    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
     sampler = build_flowmc(potential, flow, params)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []
