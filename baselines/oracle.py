@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from baselines.flowmc_ebm import FlowMCEBMParams, build_flowmc, make_flow
-from benchmark.energy import TiltedEBM, log_isotropic_normal
+from benchmark.energy import TiltedEBM, autograd_value_and_grad, log_isotropic_normal
 from benchmark.method import Checkpoint, FittedModel, Problem, Progress, checkpoint_iterations
 from benchmark.registry import register_method
 from benchmark.samplers import Info, Potential, State, fit_flow_to_chains
@@ -41,6 +41,15 @@ class TrueEnergy(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """E(x), (n, d) -> (n,)."""
         return log_isotropic_normal(x, self.base_std) - self.target.log_prob(x)
+
+    @torch.no_grad()
+    def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """E(x) and ∇E(x) = −x / σ² − ∇log p★(x), ((n,), (n, d)), from the target's score when it
+        has one (Gaussian mixtures), else by autograd."""
+        if not hasattr(self.target, "log_prob_and_score"):
+            return autograd_value_and_grad(self, x)
+        log_p, score = self.target.log_prob_and_score(x)
+        return log_isotropic_normal(x, self.base_std) - log_p, -x / self.base_std**2 - score
 
 
 @dataclass(frozen=True)

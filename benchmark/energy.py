@@ -119,10 +119,11 @@ class TiltedEBM(nn.Module):
 
     def potential_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """U(x) and ∇ₓU(x), ((n,), (n, d)), without gradients to the parameters; through the
-        energy's own `value_and_grad` when it has one (`MLPEnergy`), else autograd."""
-        if not isinstance(self.energy, MLPEnergy):
+        energy's own `value_and_grad(x) -> (E, ∇E)` when it has one (`MLPEnergy`), else autograd."""
+        value_and_grad = getattr(self.energy, "value_and_grad", None)
+        if value_and_grad is None:
             return autograd_value_and_grad(self.potential, x)
-        energy, grad = self.energy.value_and_grad(x)
+        energy, grad = value_and_grad(x)
         u = energy - self.log_base(x)  # exactly −(−E + log ρ), the value of `potential`
         return u, grad + x * self._inv_var  # ∇(−log ρ)(x) = x / σ²
 

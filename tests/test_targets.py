@@ -161,3 +161,14 @@ def test_generated_gmm_pairwise_distances_equal_separation():
     # bounds each component's leak into any single other region.
     p_pair = norm.cdf(-3.0 / 2)
     assert 0 < target.overlap < (5 - 1) * p_pair
+
+
+@pytest.mark.parametrize("name", ["two_modes", "eight_gaussians", "hd16"])
+def test_gmm_score_is_the_gradient_of_log_prob(name, generator):
+    target = make_target(name)
+    x = 1.5 * torch.randn(300, target.dim, generator=generator, dtype=torch.float64)
+    x.requires_grad_(True)
+    (expected,) = torch.autograd.grad(target.log_prob(x).sum(), x)
+    log_p, score = target.log_prob_and_score(x.detach())
+    assert torch.equal(log_p, target.log_prob(x.detach()))
+    torch.testing.assert_close(score, expected, rtol=1e-10, atol=1e-10)  # float64: exact formula
