@@ -7,7 +7,7 @@ PAPER_PARTS := 2d hd16 hd32 hd64
 PART ?=
 ARGS ?=
 
-.PHONY: install test test-all lint bench-micro benchmark benchmark-paper
+.PHONY: install test test-all lint bench-micro bench-compare benchmark benchmark-paper
 
 install:
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install "$(TORCH_SPEC)"
@@ -24,6 +24,10 @@ lint:
 
 bench-micro:
 	$(PYTHON) -m pytest tests/benchmarks -m "slow or not slow" -o addopts="" --benchmark-only
+
+# needs the optional extra: pip install -e ".[compare]"
+bench-compare:
+	$(PYTHON) -m benchmark.bench_compare
 
 benchmark:
 	$(PYTHON) -m benchmark run benchmark/configs/quick.toml --out reports/quick

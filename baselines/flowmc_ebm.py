@@ -40,9 +40,9 @@ def fit(
     """Train the tilted EBM with persistent flowMC chains (one per negative)."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential)
+    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
     sampler = build_flowmc(potential, flow, params)
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr)
+    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, foreach=True)
     chains = flow.sample(params.batch_size, generator)  # = ρ, the EBM at E ≡ 0
 
     def negatives(iteration: int) -> Tensor:

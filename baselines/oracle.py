@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from benchmark.energy import TiltedEBM, log_isotropic_normal
+from benchmark.energy import TiltedEBM, autograd_value_and_grad, log_isotropic_normal
 from benchmark.method import (
     VIEW_DRAWS,
     Checkpoint,
@@ -50,6 +50,15 @@ class TrueEnergy(nn.Module):
         """E(x), (n, d) -> (n,)."""
         return log_isotropic_normal(x, self.base_std) - self.target.log_prob(x)
 
+    @torch.no_grad()
+    def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """E(x) and ∇E(x) = −x / σ² − ∇log p★(x), ((n,), (n, d)), from the target's score when it
+        has one (Gaussian mixtures), else by autograd."""
+        if not hasattr(self.target, "log_prob_and_score"):
+            return autograd_value_and_grad(self, x)
+        log_p, score = self.target.log_prob_and_score(x)
+        return log_isotropic_normal(x, self.base_std) - log_p, -x / self.base_std**2 - score
+
 
 @dataclass(frozen=True)
 class OracleParams(FlowMCParams):
@@ -70,7 +79,7 @@ def fit(
     ebm = TiltedEBM(TrueEnergy(problem.target, base_std), problem.ebm.dim, base_std)
     ebm = ebm.to(problem.data.device)
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential)
+    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
     sampler = build_flowmc(potential, flow, params)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []

@@ -38,7 +38,7 @@ def fit(
     problem: Problem, params: ShortRunParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM with K-step ULA runs from fresh noise."""
-    potential = Potential(problem.ebm.potential)
+    potential = Potential(problem.ebm.potential, value_and_grad=problem.ebm.potential_and_grad)
     sampler = ULA(potential, langevin_step_size(params, problem.ebm.dim))
     noise = make_noise(problem, params)
 

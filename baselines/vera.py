@@ -209,7 +209,8 @@ def make_optimizers(
     q: Generator, params: VERAParams
 ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """Adam on (g, σ) and Adam on η."""
-    optimizer = torch.optim.Adam(list(q.net.parameters()) + [q.log_sigma], lr=params.generator_lr)
+    generator_parameters = list(q.net.parameters()) + [q.log_sigma]
+    optimizer = torch.optim.Adam(generator_parameters, lr=params.generator_lr, foreach=True)
     return optimizer, torch.optim.Adam([q.log_eta], lr=params.posterior_lr)
 
 
@@ -229,7 +230,7 @@ def fit(
     ebm = problem.ebm
     q = Generator(ebm.dim, float(ebm.base_std), params.generator_hidden).to(problem.data.device)
     optimizer, posterior_optimizer = make_optimizers(q, params)
-    potential = Potential(ebm.potential)
+    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
 
     def draw(n: int = params.batch_size) -> Tensor:
         with torch.no_grad():

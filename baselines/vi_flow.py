@@ -113,8 +113,8 @@ def fit(
     """Train the tilted EBM on draws of a flow that follows it by reverse KL."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential)
-    optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr)
+    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, foreach=True)
 
     def negatives(iteration: int) -> Tensor:
         return flow_negatives(flow, potential, params.batch_size, params.reweight, generator)

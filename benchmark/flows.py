@@ -1,15 +1,28 @@
-"""RealNVP flows (zuko) with a base ρ = N(0, σ² I), initialised at the identity, sampled with an
-explicit `torch.Generator`."""
+"""RealNVP flows with a base ρ = N(0, σ² I), initialised at the identity, sampled with an
+explicit `torch.Generator`.
+
+The couplings are zuko's RealNVP couplings (alternating masks, affine transforms with zuko's
+soft-clamped log-scale, zuko MLPs as hyper-networks, hence zuko's initialisation) written out so
+that each direction costs one network pass per coupling: zuko's inverse pass evaluates each
+network twice (once for the values, once for the log-determinant) and re-indexes the features with
+index tensors at every call. Draws without gradients are made in row blocks that stay in the CPU's
+cache (see `benchmark.batching`).
+"""
 
 from __future__ import annotations
 
-import torch
-import zuko
-from torch import Tensor, nn
-from zuko.distributions import DiagNormal
-from zuko.flows import UnconditionalDistribution
+import math
 
-__all__ = ["Flow", "default_flow_shape", "maximum_likelihood_step"]
+import torch
+from torch import Tensor, nn
+from zuko.nn import MLP
+
+from .batching import map_rows
+
+__all__ = ["AffineCoupling", "Flow", "default_flow_shape", "maximum_likelihood_step"]
+
+_LOG_SLOPE = math.log(1e-3)  # zuko's MonotonicAffineTransform: the scale stays above 1e-3
+_BLOCK_ROWS = 4096  # draws per block (`map_rows`): the fastest of 1024 to 16 384 in 2-D and 16-D
 
 
 def default_flow_shape(dim: int) -> tuple[int, tuple[int, ...]]:
@@ -19,6 +32,64 @@ def default_flow_shape(dim: int) -> tuple[int, tuple[int, ...]]:
         return 4, (16, 16, 16)
     width = {16: 32, 32: 39, 64: 51}.get(dim, 2 * dim)
     return 4, (width, width)
+
+
+class AffineCoupling(nn.Module):
+    """x_b ↦ x_b · exp(s(x_a)) + t(x_a) on one half of the features, the other half x_a fixed:
+    with `parity` p, the features k with k % 2 = p are fixed (zuko's mask `arange(d) % 2 == p`).
+
+    The log-scale is zuko's soft clamp s = a / (1 + |a / log 10⁻³|) of the network's output a.
+    Tensors are feature-major, (features, n): the halves are the even and the odd features,
+    ((⌈d/2⌉, n), (⌊d/2⌋, n)). With few features per point (1 to 8 here) this layout keeps every
+    matrix product wide and every elementwise operation on contiguous rows: 16 128 draws in 2-D
+    took 5 ms instead of 8 ms row-major (one thread).
+    """
+
+    def __init__(self, dim: int, parity: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.parity = parity
+        fixed, moved = len(range(parity, dim, 2)), len(range(1 - parity, dim, 2))
+        self.hyper = MLP(fixed, 2 * moved, hidden_features=hidden)
+        self._linears: list[nn.Linear] = list(self.hyper)[::2]  # Linear, ReLU, …, Linear
+
+    def _shift_and_log_scale(self, fixed: Tensor) -> tuple[Tensor, Tensor]:
+        *hidden, last = self._linears
+        h = fixed
+        for layer in hidden:
+            h = torch.addmm(layer.bias[:, None], layer.weight, h).relu_()
+        phi = torch.addmm(last.bias[:, None], last.weight, h)  # zuko's rows: (shift, scale) pairs
+        raw = phi[1::2]
+        return phi[0::2], raw / (1 + abs(raw / _LOG_SLOPE))
+
+    def forward(self, even: Tensor, odd: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The map toward the latent space: (even, odd) -> (even′, odd′, log|det|) with (n,)."""
+        fixed, moved = (even, odd) if self.parity == 0 else (odd, even)
+        shift, log_scale = self._shift_and_log_scale(fixed)
+        moved = moved * log_scale.exp() + shift
+        halves = (fixed, moved) if self.parity == 0 else (moved, fixed)
+        return *halves, log_scale.sum(0)
+
+    def inverse(self, even: Tensor, odd: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The map toward data space: (even, odd) -> (even′, odd′, log|det|) with (n,)."""
+        fixed, moved = (even, odd) if self.parity == 0 else (odd, even)
+        shift, log_scale = self._shift_and_log_scale(fixed)
+        moved = (moved - shift) / log_scale.exp()
+        halves = (fixed, moved) if self.parity == 0 else (moved, fixed)
+        return *halves, -log_scale.sum(0)
+
+
+def _split(x: Tensor) -> tuple[Tensor, Tensor]:
+    """(n, d) -> the even and odd features, feature-major ((⌈d/2⌉, n), (⌊d/2⌋, n))."""
+    features = x.t().contiguous()
+    return features[0::2], features[1::2]
+
+
+def _merge(even: Tensor, odd: Tensor) -> Tensor:
+    """The inverse of `_split`: (n, d)."""
+    x = even.new_empty(even.shape[1], even.shape[0] + odd.shape[0])
+    x[:, 0::2] = even.t()
+    x[:, 1::2] = odd.t()
+    return x
 
 
 class Flow(nn.Module):
@@ -39,62 +110,78 @@ class Flow(nn.Module):
         hidden: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
+        if dim < 2:
+            raise ValueError(f"dim: a coupling flow needs at least 2 dimensions, got {dim!r}")
         default_couplings, default_hidden = default_flow_shape(dim)
         self.dim = dim
-        self.net = zuko.flows.RealNVP(
-            dim,
-            transforms=couplings or default_couplings,
-            hidden_features=tuple(hidden or default_hidden),
+        hidden = tuple(hidden or default_hidden)
+        self.couplings = nn.ModuleList(
+            AffineCoupling(dim, i % 2, hidden) for i in range(couplings or default_couplings)
         )
-        self.net.base = UnconditionalDistribution(
-            DiagNormal,
-            torch.zeros(dim),
-            torch.full((dim,), float(base_std)),
-            buffer=True,
-        )
-        for coupling in self.net.transform.transforms:
+        for coupling in self.couplings:
             last = coupling.hyper[-1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
-
-    def _transform(self) -> torch.distributions.Transform:
-        """The map x -> z (data to latent)."""
-        return self.net.transform()
+        self.register_buffer("base_loc", torch.zeros(dim))
+        self.register_buffer("base_scale", torch.full((dim,), float(base_std)))
 
     def base_log_prob(self, z: Tensor) -> Tensor:
         """log ρ(z), (n, d) -> (n,)."""
-        return self.net.base().log_prob(z)
+        var = self.base_scale**2
+        log_density = (
+            -((z - self.base_loc) ** 2) / (2 * var)
+            - self.base_scale.log()
+            - math.log(math.sqrt(2 * math.pi))
+        )
+        return log_density.sum(-1)
+
+    def _to_latent_and_ladj(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        even, odd = _split(x)
+        ladj: Tensor | int = 0
+        for coupling in self.couplings:
+            even, odd, step = coupling(even, odd)
+            ladj = ladj + step
+        return _merge(even, odd), ladj
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log λ_α(x), (n, d) -> (n,)."""
-        z, ladj = self._transform().call_and_ladj(x)
+        z, ladj = self._to_latent_and_ladj(x)
         return self.base_log_prob(z) + ladj
 
     def to_latent(self, x: Tensor) -> Tensor:
         """z = T⁻¹(x), (n, d) -> (n, d)."""
-        return self._transform()(x)
+        return self._to_latent_and_ladj(x)[0]
 
     def from_latent(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """x = T(z) and log|det ∂T/∂z|, (n, d) -> ((n, d), (n,))."""
-        return self._transform().inv.call_and_ladj(z)
+        even, odd = _split(z)
+        ladj: Tensor | int = 0
+        for coupling in reversed(self.couplings):
+            even, odd, step = coupling.inverse(even, odd)
+            ladj = ladj + step
+        return _merge(even, odd), ladj
+
+    def _draw(self, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """Standard normal draws ε (n, d) -> x = T(z), z = loc + scale · ε, and log λ_α(x)."""
+        z = self.base_loc + self.base_scale * noise
+        x, ladj = self.from_latent(z)
+        return x, self.base_log_prob(z) - ladj
 
     def rsample_and_log_prob(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Reparameterised draws x ~ λ_α and log λ_α(x), ((n, d), (n,))."""
-        base = self.net.base()
-        z = base.mean + base.stddev * torch.randn(
-            n, self.dim, generator=generator, device=generator.device
-        )
-        x, ladj = self.from_latent(z)
-        return x, self.base_log_prob(z) - ladj
+        return self._draw(self._noise(n, generator))
 
     @torch.no_grad()
     def sample_and_log_prob(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Draws x ~ λ_α and log λ_α(x), without gradients, ((n, d), (n,))."""
-        return self.rsample_and_log_prob(n, generator)
+        return map_rows(self._draw, self._noise(n, generator), rows=_BLOCK_ROWS)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Draws x ~ λ_α without gradients, (n, d)."""
         return self.sample_and_log_prob(n, generator)[0]
+
+    def _noise(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.randn(n, self.dim, generator=generator, device=generator.device)
 
 
 def maximum_likelihood_step(flow: Flow, optimizer: torch.optim.Optimizer, x: Tensor) -> None:

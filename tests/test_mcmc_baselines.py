@@ -12,7 +12,7 @@ from baselines.oracle import OracleParams
 from baselines.pcd import buffer_starts
 from baselines.short_run import ShortRunParams
 from baselines.ula_ebm import ULAEBMParams
-from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
+from benchmark.energy import MLPEnergy, TiltedEBM, autograd_value_and_grad, base_std_from_data
 from benchmark.method import FittedModel, Problem
 from benchmark.metrics import grid_weights
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise
@@ -56,6 +56,18 @@ def test_oracle_density_is_the_target():
     weights = grid_weights(fitted.ebm.log_unnormalised, target)
     assert (weights.weights - target.region_weights().weights).abs().max() < 1e-3
     assert abs(weights.log_z) < 1e-3  # p★ is normalised; its mass outside the box is ~1e-9
+
+
+@pytest.mark.parametrize("name", ["four_modes", "rings"])
+def test_oracle_potential_gradient_is_autograds(name):
+    """From the mixture's score (Gaussian mixtures) or by autograd (rings): the same gradient up
+    to float32 rounding of terms of size |x| / σ² and the score (relative 1e-5)."""
+    fitted = fit("oracle", get_method("oracle").test_config, problem(name, iterations=2))
+    x = 2 * torch.randn(500, 2, generator=torch.Generator().manual_seed(3))
+    u, grad = fitted.ebm.potential_and_grad(x)
+    expected_u, expected_grad = autograd_value_and_grad(fitted.ebm.potential, x)
+    torch.testing.assert_close(u, expected_u)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-5, atol=1e-5 * float(grad.abs().max()))
 
 
 def test_oracle_runs_and_counts_the_sweeps_of_its_budget():

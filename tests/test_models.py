@@ -1,10 +1,20 @@
-"""Known answers for the models at initialisation, the flow's invertibility, and the negatives
-the training loop keeps."""
+"""Known answers for the models at initialisation, the flow's invertibility, the negatives the
+training loop keeps, and the fast paths (written-out gradient, blocked evaluation, the flow's own
+couplings) against their references."""
 
+import pytest
 import torch
+import zuko
+from torch import nn
 from torch.distributions import MultivariateNormal
 
-from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
+from benchmark.energy import (
+    MLPEnergy,
+    TiltedEBM,
+    autograd_value_and_grad,
+    base_std_from_data,
+    log_isotropic_normal,
+)
 from benchmark.flows import Flow
 from benchmark.method import VIEW_DRAWS, Problem, TrainParams, maximum_likelihood
 from benchmark.targets import make_target
@@ -109,3 +119,95 @@ def test_training_keeps_the_last_view_draws_negatives():
     )
     assert torch.equal(last[:, 0], expected)
     assert [float(c.negatives[0, 0]) for c in checkpoints] == [1, 2, 3, 4, 5]
+
+
+def _perturbed_ebm(dim, hidden, generator):
+    torch.manual_seed(0)
+    ebm = TiltedEBM(MLPEnergy(dim, hidden), dim, base_std=1.3)
+    with torch.no_grad():
+        for p in ebm.energy.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=generator))
+    return ebm
+
+
+@pytest.mark.parametrize(("dim", "hidden"), [(2, 64), (16, 128)])
+def test_written_out_gradient_is_autograd_exactly(dim, hidden, generator):
+    ebm = _perturbed_ebm(dim, hidden, generator)
+    x = 2 * torch.randn(300, dim, generator=generator)
+    energy, grad = ebm.energy.value_and_grad(x)
+    expected_energy, expected_grad = autograd_value_and_grad(ebm.energy, x)
+    assert grad.abs().max() > 0.1  # a non-trivial energy
+    assert torch.equal(energy, expected_energy) and torch.equal(grad, expected_grad)
+    u, grad_u = ebm.potential_and_grad(x)
+    expected_u, expected_grad_u = autograd_value_and_grad(ebm.potential, x)
+    assert torch.equal(u, expected_u) and torch.equal(grad_u, expected_grad_u)
+    assert all(p.grad is None for p in ebm.parameters())
+
+
+class _Quadratic(nn.Module):
+    def forward(self, x):
+        return (x**2).sum(-1)
+
+
+def test_potential_and_grad_of_another_energy_is_autograd(generator):
+    """An energy without a written-out gradient, E(x) = |x|²: ∇U(x) = 2x + x / σ²."""
+    ebm = TiltedEBM(_Quadratic(), 3, base_std=1.3)
+    x = torch.randn(50, 3, generator=generator)
+    u, grad = ebm.potential_and_grad(x)
+    torch.testing.assert_close(u, ebm.potential(x))
+    torch.testing.assert_close(grad, 2 * x + x / 1.3**2)
+
+
+def test_tilt_is_log_isotropic_normal_exactly(generator):
+    ebm = TiltedEBM(MLPEnergy(5), 5, base_std=1.7)
+    x = 3 * torch.randn(1000, 5, generator=generator)
+    assert torch.equal(ebm.log_base(x), log_isotropic_normal(x, ebm.base_std))
+
+
+def test_blocked_evaluation_is_exact(generator):
+    """Energies and flow draws of large batches are computed in row blocks: the same numbers."""
+    ebm = _perturbed_ebm(2, 64, generator)
+    x = 2 * torch.randn(10_000, 2, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(ebm.energy(x), ebm.energy._forward(x))
+    flow = _perturbed_flow(3, generator)
+    draws, log_q = flow.sample_and_log_prob(10_000, torch.Generator().manual_seed(5))
+    noise = torch.randn(10_000, 3, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected_draws, expected_log_q = flow._draw(noise)
+    assert torch.equal(draws, expected_draws) and torch.equal(log_q, expected_log_q)
+
+
+@pytest.mark.parametrize(("dim", "hidden"), [(2, (16, 16, 16)), (5, (12, 12))])
+def test_flow_is_zukos_realnvp(dim, hidden, generator):
+    """The couplings are zuko's RealNVP written out: with the same seed, the same parameters, and
+    (after the same perturbation) the same map and density up to float32 rounding."""
+    torch.manual_seed(0)
+    flow = Flow(dim, base_std=1.5, couplings=4, hidden=hidden)
+    torch.manual_seed(0)
+    reference = zuko.flows.RealNVP(dim, transforms=4, hidden_features=hidden)
+    couplings = reference.transform.transforms
+    for ours, theirs in zip(flow.couplings, couplings, strict=True):
+        nn.init.zeros_(theirs.hyper[-1].weight)
+        nn.init.zeros_(theirs.hyper[-1].bias)
+        pairs = list(zip(ours.hyper.parameters(), theirs.hyper.parameters(), strict=True))
+        assert all(torch.equal(a, b) for a, b in pairs)
+        with torch.no_grad():
+            for a, b in pairs:
+                noise = 0.3 * torch.randn(a.shape, generator=generator)
+                a.add_(noise)
+                b.add_(noise)
+    base = torch.distributions.Independent(
+        torch.distributions.Normal(torch.zeros(dim), torch.full((dim,), 1.5)), 1
+    )
+    x = 2 * torch.randn(500, dim, generator=generator)
+    transform = reference.transform()
+    z, ladj = transform.call_and_ladj(x)
+    with torch.no_grad():
+        torch.testing.assert_close(flow.to_latent(x), z)
+        torch.testing.assert_close(flow.log_prob(x), base.log_prob(z) + ladj)
+        x_back, log_det = flow.from_latent(z)
+        expected_x, expected_log_det = transform.inv.call_and_ladj(z)
+        torch.testing.assert_close(x_back, expected_x)
+        torch.testing.assert_close(log_det, expected_log_det)
+    assert (z - x).abs().max() > 0.1  # the perturbation made the map non-trivial

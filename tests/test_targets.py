@@ -289,3 +289,14 @@ def test_field_presets_have_the_stated_shape_and_exact_region_weights():
     weights, stderr = mog32.region_weights()
     assert mog32.overlap < 1e-4
     assert ((weights - mog32.weights).abs() <= 4 * stderr + 1e-6).all()
+
+
+@pytest.mark.parametrize("name", ["two_modes", "eight_gaussians", "hd16"])
+def test_gmm_score_is_the_gradient_of_log_prob(name, generator):
+    target = make_target(name)
+    x = 1.5 * torch.randn(300, target.dim, generator=generator, dtype=torch.float64)
+    x.requires_grad_(True)
+    (expected,) = torch.autograd.grad(target.log_prob(x).sum(), x)
+    log_p, score = target.log_prob_and_score(x.detach())
+    assert torch.equal(log_p, target.log_prob(x.detach()))
+    torch.testing.assert_close(score, expected, rtol=1e-10, atol=1e-10)  # float64: exact formula

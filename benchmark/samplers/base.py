@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
 from torch import Tensor
+
+from ..energy import autograd_value_and_grad
 
 __all__ = [
     "GRAD_COST",
@@ -49,11 +52,19 @@ class Potential:
     Arguments:
         fn: The potential; may depend on parameters that change between calls.
         counter: Where evaluations are counted (shared between potentials if given).
+        value_and_grad: A faster way to get U(x) and ∇U(x) (e.g. `TiltedEBM.potential_and_grad`);
+            autograd through `fn` if not given.
     """
 
-    def __init__(self, fn: Callable[[Tensor], Tensor], counter: EvalCounter | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Tensor], Tensor],
+        counter: EvalCounter | None = None,
+        value_and_grad: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None,
+    ) -> None:
         self.fn = fn
         self.counter = counter if counter is not None else EvalCounter()
+        self._value_and_grad = value_and_grad or functools.partial(autograd_value_and_grad, fn)
 
     @torch.no_grad()
     def value(self, x: Tensor) -> Tensor:
@@ -65,11 +76,7 @@ class Potential:
         """U(x) and ∇_x U(x), ((n,), (n, d)); gradients never reach the parameters of `fn`."""
         self.counter.energy += x.shape[0]
         self.counter.grad += x.shape[0]
-        with torch.enable_grad():
-            x = x.detach().requires_grad_(True)
-            u = self.fn(x)
-            (grad,) = torch.autograd.grad(u.sum(), x)
-        return u.detach(), grad
+        return self._value_and_grad(x.detach())
 
 
 @dataclass
