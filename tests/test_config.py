@@ -214,9 +214,13 @@ PAPER_PARTS = ["2d", "hd16", "hd32", "hd64"]
 @pytest.mark.parametrize("part", PAPER_PARTS)
 def test_each_paper_part_runs_the_papers_methods_with_its_sampler_settings(part):
     config = load_config(CONFIGS / "paper" / f"{part}.toml")
-    assert config.name == f"paper-{part}" and len(config.seeds) >= 3
-    assert config.methods == ["flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow"]
-    params = config.params  # SPEC §2: the paper's sampler settings
+    settings = config.settings
+    assert settings.name == f"paper-{part}" and len(settings.seeds) >= 3
+    assert settings.methods == ("flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow")
+    # SPEC §2: the paper's sampler settings, the same on every target of the part
+    per_target = [{v.method: v.params for v in vs} for vs in config.variants.values()]
+    params = per_target[0]
+    assert all(p == params for p in per_target)
     assert params["ula_ebm"]["steps"] == 512 and params["coopflow"]["ula_steps"] == 256
     assert params["nt_ebm"]["mala_steps"] == 128
     flowmc = (params["flowmc_ebm"][k] for k in ("pool_size", "local_steps", "sweeps"))
