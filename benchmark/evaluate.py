@@ -37,6 +37,7 @@ from .metrics import (
     ess,
     far_fraction,
     grid_weights,
+    heldout_log_likelihood,
     importance_weights,
     log_density_error,
     rhat,
@@ -73,6 +74,7 @@ MODEL_METRICS = (
     "mw_mse_floor",
     "log_z",
     "logdens_err",
+    "heldout_loglik",
     "mass_far_model",
 )
 
@@ -323,6 +325,7 @@ def evaluate(
     }
     exact = target.sample(settings.n_data, generator)
     metrics["logdens_err"] = log_density_error(ebm.log_unnormalised, found.log_z, target, exact)
+    metrics["heldout_loglik"] = heldout_log_likelihood(ebm.log_unnormalised, found.log_z, exact)
     metrics.update(mixing)
     pick = torch.randperm(len(flat), generator=torch.Generator().manual_seed(0))
     n = min(settings.n_c2st, len(flat), len(exact))

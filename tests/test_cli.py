@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_config import tiny_toml, write
 
@@ -122,3 +123,18 @@ def test_a_real_process_exits_2_without_traceback(tmp_path):
     assert done.stderr.startswith(f"error: {path}: suite.methods: unknown method 'ula_ebn'")
     assert done.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_grid_gives_variants_and_the_tuned_view_picks_by_held_out_likelihood(tmp_path):
+    text = tiny_toml(methods='["ula_ebm"]', seeds="[0, 1]", flowmc_table=False)
+    text += "[methods.ula_ebm]\nlr = [1e-3, 3e-2]\nbatch_size = 32\nsteps = 2\n"
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, text)), "--out", str(out), "--workers", "1"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns[:4]) == ["target", "method", "variant", "lr"]
+    assert sorted(results.variant.unique()) == ["ula_ebm[lr=0.001]", "ula_ebm[lr=0.03]"]
+    assert (results.method == "ula_ebm").all() and sorted(results.lr.unique()) == [1e-3, 3e-2]
+    means = results.groupby("variant").heldout_loglik.mean()
+    tuned = pd.read_csv(out / "tables/tuned.csv")
+    assert tuned.method.tolist() == [f"ULA-EBM [lr={means.idxmax().split('=')[1][:-1]}]"]
+    assert "### Tuned" in (out / "report.md").read_text()

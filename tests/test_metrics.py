@@ -299,3 +299,18 @@ def test_c2st_same_and_separated_distributions(generator):
     # Means 5√2 apart with unit variances: the Bayes error is Φ(−3.5) ≈ 2e-4.
     far = torch.randn(n, 2, generator=generator) + 5.0
     assert c2st(x, far) >= 0.99
+
+
+def test_heldout_log_likelihood_of_the_truth_is_minus_its_entropy(generator):
+    """Under p★ itself (log Z = 0) the mean log-likelihood of its draws estimates −H(p★); for
+    N(0, I_d), H = d/2 (1 + log 2π). The estimate's standard error is std(log p)/√n = √(d/2)/√n."""
+    from benchmark.metrics import heldout_log_likelihood
+
+    d, n = 4, 100_000
+    target = make_target("gmm", means=[[0.0] * d])
+    x = target.sample(n, generator)
+    found = heldout_log_likelihood(target.log_prob, 0.0, x)
+    entropy = d / 2 * (1 + math.log(2 * math.pi))
+    assert abs(found + entropy) < 5 * math.sqrt(d / 2) / math.sqrt(n)
+    # a wrong normalising constant shifts it by exactly that constant
+    assert math.isclose(heldout_log_likelihood(target.log_prob, 0.5, x), found - 0.5, rel_tol=1e-5)

@@ -40,6 +40,7 @@ __all__ = [
     "grid_weights",
     "importance_weights",
     "log_density_error",
+    "heldout_log_likelihood",
     "pareto_khat",
     "min_ess",
     "MAX_KHAT",
@@ -248,6 +249,13 @@ def pareto_khat(log_w: Tensor) -> float:
         warnings.simplefilter("ignore")
         _, khat = az.psislw(log_w.numpy().copy())
     return float(khat)
+
+
+@torch.no_grad()
+def heldout_log_likelihood(log_density: LogDensity, log_z: float, x: Tensor) -> float:
+    """Mean over held-out target draws x (n, d) of log p̃(x) − log Z: what a practitioner with a
+    validation set can compute, the criterion that picks a method's variant."""
+    return float((_evaluate(log_density, x) - log_z).mean())
 
 
 @torch.no_grad()
