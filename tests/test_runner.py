@@ -28,7 +28,7 @@ from benchmark.samplers import MALA, Potential
 from benchmark.targets import make_target
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = {"train_seconds", "eval_seconds", "sample_seconds", "ess_per_second"}
+TIMING = {"train_seconds", "eval_seconds", "sample_seconds", "warmup_seconds", "ess_per_second"}
 
 load_methods()
 
