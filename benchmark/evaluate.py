@@ -7,8 +7,8 @@ EBM's over the whole space; mixing by fresh chains of the method's own sampler, 
 (`EvalCounter.cost`: an energy evaluation 1 unit, a gradient evaluation 2), a warm-up discarded.
 
 Where the EBM's weights cannot be trusted (importance-sampling ESS below max(100, 1 % of the
-draws), or a quadrature box that could not hold the mass), every metric that depends on them is
-NaN and `Evaluation.not_estimable` says why.
+draws) or Pareto k̂ above 0.7, or a quadrature box that could not hold the mass), every metric
+that depends on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from .samplers import Info, run_for_cost
 from .settings import SuiteSettings
 from .targets import Target, sole_region
 
-__all__ = ["Evaluation", "evaluate", "weight_errors", "density_grid"]
+__all__ = ["MODEL_METRICS", "Evaluation", "evaluate", "weight_errors", "density_grid"]
 
 _PREFIXES = 8  # R-hat vs cost and wall-clock: on this many growing prefixes of the draws
 _MIN_DRAWS = 8  # production steps run even when one step costs more than the budget allows

@@ -21,7 +21,9 @@ import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
+from scipy.special import logsumexp
 from torch import Tensor
 
 with warnings.catch_warnings():
@@ -97,6 +99,14 @@ def _evaluate(log_density: LogDensity, x: Tensor) -> Tensor:
     return torch.cat([log_density(chunk) for chunk in x.split(_CHUNK)])
 
 
+def _normalised(log_mass: Tensor) -> tuple[float, np.ndarray]:
+    """log Σ exp(log_mass) and the normalised masses (n,), float64 — summed by NumPy in a fixed
+    order, so the numbers do not depend on the number of torch threads."""
+    values = log_mass.detach().cpu().double().numpy()
+    log_total = float(logsumexp(values))
+    return log_total, np.exp(values - log_total)
+
+
 def _midpoints(lo: Tensor, hi: Tensor, cells: int) -> tuple[Tensor, float]:
     """Cell midpoints (cells², 2) of a cells × cells grid over [lo, hi] (2,), and the cell area."""
     step = (hi - lo) / cells
@@ -114,12 +124,12 @@ def _grow(
         points, area = _midpoints(lo, hi, cells)
         log_mass = _evaluate(log_density, points.to(device)).double().cpu() + math.log(area)
         log_mass = log_mass.view(cells, cells)  # [i, j]: x-cell i, y-cell j
-        mass = torch.softmax(log_mass.reshape(-1), 0).view(cells, cells)
-        sides = torch.stack([mass[0].sum(), mass[:, 0].sum(), mass[-1].sum(), mass[:, -1].sum()])
+        mass = _normalised(log_mass.reshape(-1))[1].reshape(cells, cells)
+        sides = np.array([mass[0].sum(), mass[:, 0].sum(), mass[-1].sum(), mass[:, -1].sum()])
         edge = float(mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum())
         if not math.isfinite(edge) or edge <= _EDGE_TOL or attempt == _GROWTH:
             return lo, hi, log_mass, edge
-        heavy = sides > _EDGE_TOL / 4  # low x, low y, high x, high y
+        heavy = torch.from_numpy(sides > _EDGE_TOL / 4)  # low x, low y, high x, high y
         width = hi - lo
         lo = lo - torch.where(heavy[:2], width / 2, 0.0)
         hi = hi + torch.where(heavy[2:], width / 2, 0.0)
@@ -153,17 +163,16 @@ def grid_weights(
     lo, hi, log_coarse, edge = _grow(
         log_density, lo - margin, hi + margin, coarse, torch.device(device)
     )
-    if not bool(torch.isfinite(torch.logsumexp(log_coarse.reshape(-1), 0))):
+    log_total, mass = _normalised(log_coarse.reshape(-1))
+    if not math.isfinite(log_total):
         nan = torch.full((target.n_modes,), math.nan)
         return DensityWeights(nan, nan, math.nan, math.nan, None, None, coarse**2, edge, None)
     # The refined box: index range of every coarse cell outside the lightest ones holding
     # `_ZOOM_DROP` of the mass.
-    mass = torch.softmax(log_coarse.reshape(-1), 0)
-    order = mass.argsort()
-    light = order[mass[order].cumsum(0) <= _ZOOM_DROP]
-    keep = torch.ones_like(mass, dtype=torch.bool)
-    keep[light] = False
-    rows, cols = keep.view(coarse, coarse).nonzero(as_tuple=True)
+    order = np.argsort(mass, kind="stable")
+    keep = np.ones(len(mass), dtype=bool)
+    keep[order[np.cumsum(mass[order]) <= _ZOOM_DROP]] = False
+    rows, cols = np.nonzero(keep.reshape(coarse, coarse))
     i0, i1, j0, j1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
     step = (hi - lo) / coarse
     zoom_lo = lo + step * torch.tensor([i0, j0])
@@ -175,12 +184,10 @@ def grid_weights(
     outside[i0:i1, j0:j1] = False
     outside = outside.reshape(-1)
     points = torch.cat([fine, coarse_points[outside]])
-    log_mass = torch.cat([log_fine, log_coarse.reshape(-1)[outside]])
-    log_z = float(torch.logsumexp(log_mass, 0))
-    w = torch.softmax(log_mass, 0)
-    labels = target.assign_modes(points)
-    weights = torch.zeros(target.n_modes, dtype=torch.float64).index_add_(0, labels, w)
-    far = ~target.level_regions(points, FAR_LEVEL).any(-1)
+    log_z, w = _normalised(torch.cat([log_fine, log_coarse.reshape(-1)[outside]]))
+    labels = target.assign_modes(points).numpy()
+    weights = torch.from_numpy(np.bincount(labels, weights=w, minlength=target.n_modes))
+    far = (~target.level_regions(points, FAR_LEVEL).any(-1)).numpy()
     reason = None
     if edge > _EDGE_MAX:
         reason = f"quadrature edge mass {edge:.1g} > {_EDGE_MAX:g}"
@@ -224,21 +231,24 @@ def importance_weights(
     mass with delta-method standard errors √(Σ w̄_i² (1_i − ŵ)²); log Z = log mean w_i."""
     n = len(draws.x)
     log_w = _evaluate(log_density, draws.x).double().cpu() - draws.log_q
-    log_w = log_w.nan_to_num(nan=math.inf)  # an undefined density is not a small one
-    log_z = float(torch.logsumexp(log_w, 0) - math.log(n))
-    w = torch.softmax(log_w, 0)
-    onehot = torch.nn.functional.one_hot(draws.labels, target.n_modes).double()
-    weights = w @ onehot
-    stderr = ((w[:, None] ** 2) * (onehot - weights) ** 2).sum(0).sqrt()
-    ess = float(1 / (w**2).sum())
+    log_w = log_w.nan_to_num(nan=math.inf, posinf=math.inf)  # undefined is not small
+    log_total, w = _normalised(log_w)
+    log_z = log_total - math.log(n)
+    labels, k = draws.labels.numpy(), target.n_modes
+    weights = np.bincount(labels, weights=w, minlength=k)
+    # Σ_i w_i² (1[i ∈ k] − ŵ_k)² = (1 − ŵ_k)² S_k + ŵ_k² (S − S_k), with S_k = Σ_{i ∈ k} w_i²
+    squares, total = np.bincount(labels, weights=w**2, minlength=k), float((w**2).sum())
+    stderr = np.sqrt((1 - weights) ** 2 * squares + weights**2 * (total - squares))
+    ess = 1 / total
     khat = pareto_khat(log_w)
     reason = None
     if not ess >= min_ess(n):  # also when the weights are NaN
         reason = f"IS ESS {ess:.3g} < {min_ess(n):.0f}"
     elif not khat <= MAX_KHAT:
         reason = f"IS Pareto k̂ {khat:.2f} > {MAX_KHAT}"
-    far = float(w[draws.far].sum())
-    return DensityWeights(weights.float(), stderr.float(), log_z, far, ess, khat, n, None, reason)
+    far = float(w[draws.far.numpy()].sum())
+    weights_t, stderr_t = torch.from_numpy(weights).float(), torch.from_numpy(stderr).float()
+    return DensityWeights(weights_t, stderr_t, log_z, far, ess, khat, n, None, reason)
 
 
 def pareto_khat(log_w: Tensor) -> float:
@@ -247,7 +257,7 @@ def pareto_khat(log_w: Tensor) -> float:
         return math.nan
     with warnings.catch_warnings():  # ArviZ warns when k̂ is large: that is what is measured
         warnings.simplefilter("ignore")
-        _, khat = az.psislw(log_w.numpy().copy())
+        _, khat = az.psislw(log_w.double().numpy().copy())
     return float(khat)
 
 
