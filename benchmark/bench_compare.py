@@ -205,17 +205,18 @@ def _setup(target_name: str, iterations: int, seed: int) -> tuple[Any, Any, Any,
     chains `fit` will start from: (problem, params, flow, chains)."""
     import torch
 
-    from baselines.flowmc_ebm import FlowMCEBMParams, make_flow
+    from baselines.flowmc_ebm import FlowMCEBMParams
 
-    from .config import energy_width
     from .energy import MLPEnergy, TiltedEBM, base_std_from_data
     from .method import Problem
+    from .parts import make_flow
+    from .settings import SuiteSettings
     from .targets import make_target
 
     target = make_target(target_name)
     data = target.sample(10_000, torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    energy = MLPEnergy(target.dim, energy_width(0, target.dim))
+    energy = MLPEnergy(target.dim, SuiteSettings().energy_width(target.dim))
     ebm = TiltedEBM(energy, target.dim, base_std_from_data(data))
     params = FlowMCEBMParams()
     problem = Problem(data, ebm, iterations, target)
