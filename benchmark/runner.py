@@ -180,9 +180,9 @@ def _header(job: Job) -> Record:
     }
 
 
-def _failed(record: Record, reason: str, trace: str = "") -> Record:
-    record.update(status="failed", error=reason, traceback=trace)
-    record["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+def _finish(record: Record, **fields: Any) -> Record:
+    """`record` with `fields` set and the time it finished, as strict JSON."""
+    record.update(fields, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return json_ready(record)
 
 
@@ -200,10 +200,10 @@ def run_job(job: Job) -> Record:
         record.update(_train_and_evaluate(job))
     except Exception as err:  # a failed run is a result: record it and go on
         kind = "diverged" if isinstance(err, DivergenceError) else type(err).__name__
-        return _failed(record, f"{kind}: {err}", traceback.format_exc())
-    record.update(status="ok", error=None)
-    record["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return json_ready(record)
+        return _finish(
+            record, status="failed", error=f"{kind}: {err}", traceback=traceback.format_exc()
+        )
+    return _finish(record, status="ok", error=None)
 
 
 def _init_worker(plugins: tuple[str, ...]) -> None:
@@ -217,7 +217,9 @@ def _result(future: Any, job: Job) -> Record:
         return future.result()
     except Exception as err:  # e.g. BrokenProcessPool, Dask's KilledWorker
         reason = f"worker lost: {type(err).__name__}: {err}"
-        return _failed(_header(job), reason, traceback.format_exc())
+        return _finish(
+            _header(job), status="failed", error=reason, traceback=traceback.format_exc()
+        )
 
 
 def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iterator[Record]:

@@ -40,6 +40,20 @@ def true_weights(target: str) -> list[float]:
     return make_target(target).region_weights().weights.tolist()
 
 
+def _header(target: str, method: str, seed: int) -> dict[str, Any]:
+    """What every record starts with: a method without a grid (its own variant)."""
+    return {
+        "run_id": run_id(target, method, seed),
+        "target": target,
+        "method": method,
+        "variant": method,
+        "swept": {},
+        "display": method.upper(),
+        "seed": seed,
+        "config": {"target": {"name": target, "kind": target}},
+    }
+
+
 def ok_record(
     target: str,
     method: str,
@@ -67,17 +81,10 @@ def ok_record(
         curves["density"] = log_p.view(DENSITY_GRID, DENSITY_GRID).tolist()
     tv = 0.5 * sum(abs(a - b) for a, b in zip(model, true, strict=True))
     record = {
-        "run_id": run_id(target, method, seed),
-        "target": target,
-        "method": method,
-        "variant": method,
-        "swept": {},
-        "display": method.upper(),
-        "seed": seed,
+        **_header(target, method, seed),
         "status": "ok",
         "error": None,
         "dim": built.dim,
-        "config": {"target": {"name": target, "kind": target}},
         "metrics": {
             "mw_tv_model": tv,
             "mw_mse_model": float(np.mean((np.array(model) - np.array(true)) ** 2)),
@@ -99,16 +106,9 @@ def ok_record(
 
 def failed_record(target: str, method: str, seed: int) -> dict[str, Any]:
     return {
-        "run_id": run_id(target, method, seed),
-        "target": target,
-        "method": method,
-        "variant": method,
-        "swept": {},
-        "display": method.upper(),
-        "seed": seed,
+        **_header(target, method, seed),
         "status": "failed",
         "error": "diverged: non-finite energies at iteration 3",
-        "config": {"target": {"name": target, "kind": target}},
     }
 
 
