@@ -30,6 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--plugin", action="append", default=[], help="module registering methods (repeatable)"
     )
+    run.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="a finished suite's DIR (e.g. reports/quick) whose records stand for the runs this "
+        "suite shares with it, instead of training them (repeatable)",
+    )
     report = commands.add_parser("report", help="(re)build DIR's tables, figures and report.md")
     report.add_argument("dir", type=Path)
     report.add_argument("--plugin", action="append", default=[], help=argparse.SUPPRESS)
@@ -53,53 +62,34 @@ def _list(plugins: list[str]) -> None:
         print(f"  {name:<18} {spec.display}")
 
 
-def _check_device(device: str) -> None:
-    import torch
-
-    from .errors import ConfigError
-
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as err:
-        raise ConfigError("--device", "", str(err)) from err
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device", "", "CUDA is not available on this machine")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    from .config import load_config
     from .errors import ConfigError
 
     try:
         if args.command == "list":
             _list(args.plugin)
             return 0
-        from .report import build_report
+        from . import api
 
         if args.command == "report":
-            build_report(args.dir, args.plugin)
+            api.build_report(args.dir, args.plugin)
             print(f"report: {args.dir / 'report.md'}")
             return 0
-        from .runner import run_suite
-
         if args.workers < 1:
             raise ConfigError("--workers", "", f"must be at least 1, got {args.workers}")
-        _check_device(args.device)
-        config = load_config(args.config, args.plugin)
-        counts = run_suite(
-            config,
+        api.check_device(args.device, "--device")
+        api.run(
+            api.load_suite(args.config, args.plugin),
             args.out,
             workers=args.workers,
             scheduler=args.scheduler,
             device=args.device,
             force=args.force,
-        )
-        build_report(args.out, args.plugin)
-        print(
-            f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done; "
-            f"report: {args.out / 'report.md'}"
+            against=args.against,
+            command=" ".join(["python -m benchmark", *argv]),
         )
         return 0
     except ConfigError as err:

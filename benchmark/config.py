@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import ConfigError, ParamError, closest
 from .method import TrainParams
 from .registry import get_method, load_methods
@@ -19,7 +21,7 @@ from .settings import SuiteSettings
 from .targets import Target, make_target
 from .variants import Variant, expand
 
-__all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config"]
+__all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config", "config_from_dict"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -47,9 +49,10 @@ class TargetConfig:
 @dataclass(frozen=True)
 class SuiteConfig:
     """A validated suite: its settings, the targets, and per target the variants of each method
-    (one per point of its hyperparameter grid, with every hyperparameter resolved)."""
+    (one per point of its hyperparameter grid, with every hyperparameter resolved); `path` is its
+    TOML file, None for a suite given as a dict."""
 
-    path: Path
+    path: Path | None
     settings: SuiteSettings
     targets: list[TargetConfig]
     variants: dict[str, list[Variant]]
@@ -63,7 +66,7 @@ class SuiteConfig:
         }
 
 
-def _check(ok: bool, file: Path, key: str, message: str) -> None:
+def _check(ok: bool, file: Path | str, key: str, message: str) -> None:
     if not ok:
         raise ConfigError(file, key, message)
 
@@ -81,7 +84,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(path, "", f"invalid TOML: {err}") from err
 
 
-def _settings(path: Path, raw: dict[str, Any], extra_plugins: list[str]) -> SuiteSettings:
+def _settings(path: Path | str, raw: dict[str, Any], extra_plugins: list[str]) -> SuiteSettings:
     _check(isinstance(raw.get("suite"), dict), path, "suite", "missing table [suite]")
     try:
         settings = SuiteSettings.from_table(raw["suite"])
@@ -91,7 +94,7 @@ def _settings(path: Path, raw: dict[str, Any], extra_plugins: list[str]) -> Suit
     return dataclasses.replace(settings, plugins=plugins)
 
 
-def _targets(path: Path, raw: dict[str, Any]) -> list[TargetConfig]:
+def _targets(path: Path | str, raw: dict[str, Any]) -> list[TargetConfig]:
     entries = raw.get("targets")
     ok = isinstance(entries, list) and len(entries) > 0
     _check(ok and all(isinstance(e, dict) for e in entries), path, "targets", "need [[targets]]")
@@ -126,7 +129,7 @@ def _targets(path: Path, raw: dict[str, Any]) -> list[TargetConfig]:
     return targets
 
 
-def _shared_keys(path: Path, where: str, table: object) -> dict[str, Any]:
+def _shared_keys(path: Path | str, where: str, table: object) -> dict[str, Any]:
     """A `defaults` table: only the hyperparameters every method shares (`TrainParams`)."""
     _check(isinstance(table, dict), path, where, "must be a table")
     shared = {f.name for f in dataclasses.fields(TrainParams)}
@@ -141,7 +144,7 @@ def _shared_keys(path: Path, where: str, table: object) -> dict[str, Any]:
     return table
 
 
-def _method_tables(path: Path, where: str, tables: object, methods: tuple[str, ...]) -> dict:
+def _method_tables(path: Path | str, where: str, tables: object, methods: tuple[str, ...]) -> dict:
     _check(isinstance(tables, dict), path, where, "must be a table of [methods.NAME]")
     for name, table in tables.items():
         _check(
@@ -155,7 +158,7 @@ def _method_tables(path: Path, where: str, tables: object, methods: tuple[str, .
 
 
 def _variants(
-    path: Path, raw: dict[str, Any], methods: tuple[str, ...], targets: list[TargetConfig]
+    path: Path | str, raw: dict[str, Any], methods: tuple[str, ...], targets: list[TargetConfig]
 ) -> dict[str, list[Variant]]:
     """Per target, each method's variants (see `benchmark.variants`)."""
     specs = {}
@@ -185,17 +188,45 @@ def _variants(
     return variants
 
 
-def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> SuiteConfig:
-    """Read and validate a suite config; `extra_plugins` (from `--plugin`) join its plugins."""
-    path = Path(path)
-    raw = _read(path)
+def _plain(value: Any, where: Path | str, key: str) -> Any:
+    """A deep copy of a Python suite dict as TOML would give it (tables, lists, strings,
+    numbers, booleans; tuples and numpy arrays become lists, numpy scalars Python numbers); any
+    other value raises `ConfigError` naming its key."""
+    if isinstance(value, np.ndarray | np.generic):
+        value = value.tolist()
+    if isinstance(value, dict):
+        for k in value:
+            _check(isinstance(k, str), where, key, f"keys must be strings, got {k!r}")
+        return {k: _plain(v, where, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    kind = type(value).__name__
+    _check(isinstance(value, str | int | float), where, key, f"not a TOML value (got {kind})")
+    return value
+
+
+def config_from_dict(
+    raw: dict[str, Any], extra_plugins: list[str] | None = None, path: Path | None = None
+) -> SuiteConfig:
+    """Validate a suite given as the dict a TOML config parses to (`path`: the file it was read
+    from, None for a dict built in Python); `extra_plugins` (from `--plugin`) join its plugins.
+    The same checks for both: every mistake raises `ConfigError` naming its key."""
+    where: Path | str = path if path is not None else "<dict>"
+    _check(isinstance(raw, dict), where, "", f"a suite must be a dict, got {type(raw).__name__}")
+    raw = _plain(raw, where, "") if path is None else raw
     known = ["suite", "targets", "defaults", "methods"]
     for key in raw:
-        _check(key in known, path, key, f"unknown table{closest(key, known)}")
-    settings = _settings(path, raw, list(extra_plugins or []))
+        _check(key in known, where, key, f"unknown table{closest(key, known)}")
+    settings = _settings(where, raw, list(extra_plugins or []))
     try:
         load_methods(settings.plugins)
     except ParamError as err:
-        raise ConfigError(path, "suite.plugins", err.message) from err
-    targets = _targets(path, raw)
-    return SuiteConfig(path, settings, targets, _variants(path, raw, settings.methods, targets))
+        raise ConfigError(where, "suite.plugins", err.message) from err
+    targets = _targets(where, raw)
+    return SuiteConfig(path, settings, targets, _variants(where, raw, settings.methods, targets))
+
+
+def load_config(path: str | Path, extra_plugins: list[str] | None = None) -> SuiteConfig:
+    """Read and validate a suite config; `extra_plugins` (from `--plugin`) join its plugins."""
+    path = Path(path)
+    return config_from_dict(_read(path), extra_plugins, path)

@@ -37,8 +37,9 @@ __all__ = [
 
 #: The first columns of results.csv (every other metric follows).
 RESULT_COLUMNS = [
-    "target", "method", "seed", "status", "mw_mse_model", "mw_tv_model", "mw_max_model",
-    "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err", "rhat_max",
+    "target", "method", "seed", "status", "reference", "mw_mse_model", "mw_tv_model",
+    "mw_max_model", "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err",
+    "rhat_max",
     "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "accept_local",
     "accept_global", "train_seconds", "grad_evals",
 ]  # fmt: skip
@@ -55,10 +56,12 @@ def _ok(records: list[Record]) -> list[Record]:
 
 
 def runs_frame(records: list[Record]) -> pd.DataFrame:
-    """One row per run: RESULT_COLUMNS, the other metrics, `<metric>_ne` reasons, the error."""
+    """One row per run: RESULT_COLUMNS (`reference`: the reference DIR a record was taken from,
+    empty for a run of this suite), the other metrics, `<metric>_ne` reasons, the error."""
     rows = []
     for r in records:
         row = {key: r[key] for key in _RUN_KEYS} | {"status": r["status"]}
+        row["reference"] = r.get("reference")  # the DIR its record was copied from, if any
         row |= {"base_method": r.get("base_method", r["method"]), **r.get("swept", {})}
         row |= {k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()}
         row |= {f"{k}{NE_SUFFIX}": reason for k, reason in r.get("not_estimable", {}).items()}
@@ -236,6 +239,11 @@ class Frames:
     truth_density: pd.DataFrame
     modes: pd.DataFrame
     methods: pd.DataFrame
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each method's display name, by code name (the `names` of `tables.make_tables`)."""
+        return dict(zip(self.methods.method, self.methods.display, strict=True))
 
 
 def build_frames(

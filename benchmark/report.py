@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ from .frames import Frames, build_frames, suite_target
 from .paper import PAPER_TARGETS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
 from .selection import select_variants
-from .store import Record, load_records, read_suite, run_id
+from .store import Record, load_records, read_suite, run_id, suite_variants
 from .tables import format_cell, format_exact, format_number, make_tables, stats
 from .variants import Variant, display_name
 
-__all__ = ["against_the_paper", "build_report"]
+__all__ = ["REFERENCE_MARK", "SuiteData", "read_dir", "against_the_paper", "build_report"]
 
 
 _VIEW = {
@@ -69,7 +70,7 @@ def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> li
     matched = paper_frame(built)
     metrics = list(dict.fromkeys(matched.metric))
     cells = compare(matched, stats(frames.runs, metrics, ["target", "method"]))
-    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    names = frames.names
     lines = [
         "",
         "## Against the paper",
@@ -149,6 +150,28 @@ def _provenance(out: Path, records: list[Record]) -> list[str]:
     return lines
 
 
+def _references(out: Path, records: list[Record], names: dict[str, str]) -> list[str]:
+    """One line per reference whose records the suite took instead of training them."""
+    path = out / "provenance.json"
+    against = json.loads(path.read_text()).get("against", {}) if path.exists() else {}
+    lines = []
+    for label in dict.fromkeys(r["reference"] for r in records if r.get("reference")):
+        taken = [r for r in records if r.get("reference") == label]
+        methods = dict.fromkeys(r["method"] for r in taken)
+        shown = ", ".join(names[m].removesuffix(REFERENCE_MARK) for m in methods)
+        origin = against.get(label) or {}
+        command = f"; its command `{origin['command']}`" if origin.get("command") else ""
+        lines.append(
+            f"- **from the reference `{label}`, not trained here:** {len(taken)} of "
+            f"{len(records)} runs ({shown}) are its records (benchmark "
+            f"{taken[0]['versions']['benchmark']}{command}), copied into `runs/` with a "
+            f"`reference` field; the settings that fix their numbers were checked to be this "
+            f"suite's (`benchmark/reference.py`). Marked `{REFERENCE_MARK.strip()}` in every table "
+            "and figure."
+        )
+    return lines
+
+
 def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
     runs = frames.runs
     counts = runs.status.value_counts()
@@ -207,15 +230,40 @@ def _clear(folder: Path, extensions: tuple[str, ...]) -> None:
             path.unlink()
 
 
-def build_report(out: Path, plugins: list[str] | None = None) -> Path:
-    """Write results.csv, weights.csv, tables/, figures/ and report.md into `out`."""
+#: Appended to the display name of a variant whose records come from a reference.
+REFERENCE_MARK = " (ref)"
+
+
+@dataclass(frozen=True)
+class SuiteData:
+    """A DIR read back: its suite.json, the variants its report shows (`store.suite_variants`),
+    one record per expected run (a stub where a run is missing), and the long frames built from
+    them (in `frames`, `method` is the variant: tables and figures compare variants)."""
+
+    suite: dict[str, Any]
+    variants: list[Variant]
+    records: list[Record]
+    frames: Frames
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """results.csv: one row per run, `method` the registered method, `variant` its grid
+        point, then each swept hyperparameter and the frames' run columns."""
+        results = self.frames.runs.rename(columns={"method": "variant", "base_method": "method"})
+        swept = dict.fromkeys(k for v in self.variants for k in v.swept)
+        first = ["target", "method", "variant", *swept]
+        return results[[*first, *(c for c in results.columns if c not in first)]]
+
+
+def read_dir(out: Path, plugins: list[str] | None = None) -> SuiteData:
+    """Read DIR's suite and records; `plugins`: modules that register methods (display names)."""
     out = Path(out)
     suite = read_suite(out)
     if suite is None:
         raise ConfigError(out, "", "holds no suite.json (run a suite into it first)")
     with contextlib.suppress(ParamError):  # a plugin not importable here: its records name it
         load_methods([*suite["suite"]["plugins"], *(plugins or [])])
-    variants = [Variant(**v) for vs in suite["variants"].values() for v in vs]
+    variants = [Variant(**v) for vs in suite_variants(suite).values() for v in vs]
     known = {v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS}
     # Tables and figures compare variants (a method itself when it has no grid): their frames
     # take the variant as the "method"; results.csv keeps both.
@@ -223,15 +271,21 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         {**r, "method": r["variant"], "base_method": r["method"]}
         for r in load_records(out, suite, known)
     ]
+    referenced = {r["method"]: r["display"] for r in records if r.get("reference")}
+    shown = known | {v: known.get(v, d) + REFERENCE_MARK for v, d in referenced.items()}
     order = list(dict.fromkeys(v.name for v in variants))
-    frames = build_frames(records, suite, known, order)
-    results = frames.runs.rename(columns={"method": "variant", "base_method": "method"})
-    first = ["target", "method", "variant", *dict.fromkeys(k for v in variants for k in v.swept)]
-    results[[*first, *(c for c in results.columns if c not in first)]].to_csv(
-        out / "results.csv", index=False
-    )
+    return SuiteData(suite, variants, records, build_frames(records, suite, shown, order))
+
+
+def build_report(out: Path, plugins: list[str] | None = None) -> Path:
+    """Write results.csv, weights.csv, tables/, figures/ and report.md into `out`."""
+    out = Path(out)
+    data = read_dir(out, plugins)
+    suite, variants, records, frames = data.suite, data.variants, data.records, data.frames
+    results = data.results
+    results.to_csv(out / "results.csv", index=False)
     frames.weights.to_csv(out / "weights.csv", index=False)
-    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    names = frames.names
     tables = make_tables(frames.runs, names)
     _clear(out / "tables", ("md", "csv"))
     for table in tables:
@@ -247,6 +301,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         "## Provenance",
         "",
         *_provenance(out, records),
+        *_references(out, records, names),
         *against_the_paper(frames, suite["targets"]),
         "",
         "## Tables",

@@ -18,7 +18,7 @@ import platform
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ from .config import SuiteConfig, TargetConfig
 from .energy import MLPEnergy, TiltedEBM, base_std_from_data
 from .evaluate import evaluate
 from .method import DivergenceError, Problem
+from .reference import plan_reference
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
 from .store import Record, claim, is_finished, json_ready, run_id, write_json
@@ -281,16 +282,23 @@ def run_suite(
     scheduler: str | None = None,
     device: str = "cpu",
     force: bool = False,
+    against: Sequence[str | Path] = (),
+    command: str | None = None,
 ) -> dict[str, int]:
-    """Run every missing, failed (or, with `force`, every) job of the suite into `out`.
-    Returns counts {"skipped", "ok", "failed"}."""
-    with claim(out, config.resolved()):
+    """Run every missing, failed (or, with `force`, every) job of the suite into `out`, taking
+    the runs it shares with the reference DIRs `against` from their records instead
+    (`benchmark.reference`); `command`: how it was started, for the provenance (default: this
+    process's command line). Returns counts {"skipped", "ok", "failed", "reference"}."""
+    plan = plan_reference(config, against, out)
+    with claim(out, plan.resolved):
         runs = out / "runs"
+        plan.copy_into(runs, force)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         threads = None if scheduler else max(1, (cores or 1) // workers)
-        jobs = make_jobs(config, device, threads)
+        jobs = [job for job in make_jobs(config, device, threads) if job.run_id not in plan.taken]
         todo = [job for job in jobs if force or not is_finished(runs / f"{job.run_id}.json")]
         counts = {"skipped": len(jobs) - len(todo), "ok": 0, "failed": 0}
+        counts["reference"] = len(plan.taken)
         started = datetime.now(UTC)
         clock = time.perf_counter()
         bar = tqdm(
@@ -305,8 +313,8 @@ def run_suite(
         finally:
             bar.close()
         provenance = {
-            "command": " ".join(["python -m benchmark", *sys.argv[1:]]),
-            "config": str(config.path),
+            "command": command or " ".join(["python -m benchmark", *sys.argv[1:]]),
+            "config": str(config.path) if config.path else "(a dict, from Python)",
             "started": started.isoformat(timespec="seconds"),
             "wall_clock_seconds": time.perf_counter() - clock,
             "runs": counts,
@@ -315,6 +323,7 @@ def run_suite(
             "device": _device_name(device),
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
             "versions": {"benchmark": __version__, "torch": torch.__version__},
+            "against": plan.provenance,
         }
         write_json(out / "provenance.json", provenance)
         return counts

@@ -1,10 +1,10 @@
 """The output directory DIR of a suite, the one place that reads and writes it.
 
-DIR holds `suite.json` (the resolved suite it belongs to), `runs/<run_id>.json` (one `Record` per
-run), `provenance.json` and the report. Every file is written atomically (a temporary file, then a
-rename), so an interrupt, a full disk or a killed worker never leaves a half-written record; a run
-holds `DIR/.lock` so that two runs never write into one DIR at once. Problems a user must fix raise
-`ConfigError` naming the file.
+DIR holds `suite.json` (the resolved suite it belongs to, and the reference DIRs it was run
+against), `runs/<run_id>.json` (one `Record` per run), `provenance.json` and the report. Every
+file is written atomically (a temporary file, then a rename), so an interrupt, a full disk or a
+killed worker never leaves a half-written record; a run holds `DIR/.lock` so that two runs never
+write into one DIR at once. Problems a user must fix raise `ConfigError` naming the file.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "json_ready",
     "write_json",
     "read_suite",
+    "suite_variants",
     "claim",
     "is_finished",
     "load_records",
@@ -42,7 +43,8 @@ class Record(TypedDict, total=False):
     itself without a grid) with the grid's values in `swept`, `display` the variant's name in
     tables; `config` is the resolved suite, target and method settings; `metrics` the scalar
     metrics, `weights` per-mode weights, `curves` the curves the figures draw; `error` (and
-    `traceback`) say why a run failed.
+    `traceback`) say why a run failed; `reference`, on a record copied from a reference DIR
+    (`benchmark.reference`), names that DIR.
     """
 
     run_id: str
@@ -63,6 +65,7 @@ class Record(TypedDict, total=False):
     metrics: dict[str, float | None]
     weights: dict[str, list[float]]
     curves: dict[str, Any]
+    reference: str
 
 
 _LOCK = ".lock"
@@ -143,11 +146,38 @@ def _first_difference(a: Any, b: Any, key: str = "") -> str:
     return key or "suite"
 
 
+def _without_reference(suite: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in suite.items() if key != "reference"}
+
+
+def _different_suite(path: Path, found: dict[str, Any], expected: dict[str, Any]) -> ConfigError:
+    """Why DIR's suite `found` cannot take a run of `expected`."""
+    own_found, own_expected = _without_reference(found), _without_reference(expected)
+    if own_found != own_expected:
+        return ConfigError(
+            path,
+            _first_difference(own_found, own_expected),
+            "this directory holds a different suite; use another --out (nothing was changed)",
+        )
+    was = ", ".join(found["reference"]["dirs"])
+    return ConfigError(
+        path, "reference", f"this directory was run --against {was}; give the same --against"
+    )
+
+
+def suite_variants(suite: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per target of a suite.json, every variant its report shows: those taken from a reference
+    only (`benchmark.reference`), then the suite's own."""
+    reference = suite.get("reference", {}).get("variants", {})
+    return {target: [*reference.get(target, []), *own] for target, own in suite["variants"].items()}
+
+
 @contextlib.contextmanager
 def claim(out: Path, resolved: dict[str, Any]) -> Iterator[None]:
     """Hold DIR for one run of the suite `resolved`: create it (with runs/), lock it, and write
-    suite.json if it is new. Raises `ConfigError` when DIR cannot be created, is in use by
-    another run, or holds another suite (nothing is changed then)."""
+    suite.json if it is new, or if DIR holds the same suite run without a reference and
+    `resolved` adds one (`benchmark.reference`). Raises `ConfigError` when DIR cannot be
+    created, is in use by another run, or holds another suite (nothing is changed then)."""
     read_suite(out)  # a file or a foreign folder: refuse before creating anything
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -170,14 +200,11 @@ def claim(out: Path, resolved: dict[str, Any]) -> Iterator[None]:
         (out / "runs").mkdir(exist_ok=True)
         found = read_suite(out) if (out / "suite.json").exists() else None
         expected = json.loads(json.dumps(json_ready(resolved)))
-        if found is None:
+        adds_reference = found is not None and "reference" not in found
+        if found is None or (adds_reference and found == _without_reference(expected)):
             write_json(out / "suite.json", resolved)
         elif found != expected:
-            raise ConfigError(
-                out / "suite.json",
-                _first_difference(found, expected),
-                "this directory holds a different suite; use another --out (nothing was changed)",
-            )
+            raise _different_suite(out / "suite.json", found, expected)
         yield
 
 
@@ -195,7 +222,7 @@ def load_records(out: Path, suite: dict[str, Any], display: Mapping[str, str]) -
     `display` maps variant names to display names for the stubs."""
     records: list[Record] = []
     for target in suite["targets"]:
-        for variant in suite["variants"][target["name"]]:
+        for variant in suite_variants(suite)[target["name"]]:
             for seed in suite["suite"]["seeds"]:
                 rid = run_id(target["name"], variant["name"], seed)
                 path = out / "runs" / f"{rid}.json"
