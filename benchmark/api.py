@@ -83,7 +83,7 @@ def check_device(device: str, key: str = "device") -> None:
 
 def _summary(counts: dict[str, int], out: Path) -> str:
     line = f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already done"
-    if counts["reference"]:
+    if "reference" in counts:
         line += f", {counts['reference']} from the reference"
     return f"{line}; report: {out / 'report.md'}"
 

@@ -288,7 +288,8 @@ def run_suite(
     """Run every missing, failed (or, with `force`, every) job of the suite into `out`, taking
     the runs it shares with the reference DIRs `against` from their records instead
     (`benchmark.reference`); `command`: how it was started, for the provenance (default: this
-    process's command line). Returns counts {"skipped", "ok", "failed", "reference"}."""
+    process's command line). Returns counts {"skipped", "ok", "failed"}, and with `against`
+    "reference": the runs taken from a reference."""
     plan = plan_reference(config, against, out)
     with claim(out, plan.resolved):
         runs = out / "runs"
@@ -298,7 +299,8 @@ def run_suite(
         jobs = [job for job in make_jobs(config, device, threads) if job.run_id not in plan.taken]
         todo = [job for job in jobs if force or not is_finished(runs / f"{job.run_id}.json")]
         counts = {"skipped": len(jobs) - len(todo), "ok": 0, "failed": 0}
-        counts["reference"] = len(plan.taken)
+        if against:
+            counts["reference"] = len(plan.taken)
         started = datetime.now(UTC)
         clock = time.perf_counter()
         bar = tqdm(

@@ -159,7 +159,14 @@ def _different_suite(path: Path, found: dict[str, Any], expected: dict[str, Any]
             _first_difference(own_found, own_expected),
             "this directory holds a different suite; use another --out (nothing was changed)",
         )
-    was = ", ".join(found["reference"]["dirs"])
+    theirs, ours = found.get("reference", {}), expected.get("reference", {})
+    if theirs.get("dirs") == ours.get("dirs"):
+        return ConfigError(
+            path,
+            f"reference.{_first_difference(theirs, ours)}",
+            "the reference has changed since this directory was run; use another --out",
+        )
+    was = ", ".join(theirs["dirs"])
     return ConfigError(
         path, "reference", f"this directory was run --against {was}; give the same --against"
     )

@@ -24,7 +24,7 @@ from benchmark.config import load_config
 from benchmark.errors import ConfigError
 from benchmark.reference import SETTINGS_THAT_MATTER, check_reference, plan_reference
 from benchmark.settings import SuiteSettings
-from benchmark.store import run_id, write_json
+from benchmark.store import claim, run_id, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -333,3 +333,19 @@ def test_every_committed_report_is_a_complete_reference_of_this_version():
         suite = json.loads((folder / "suite.json").read_text())
         runs = sum(len(v) for v in suite["variants"].values()) * len(suite["suite"]["seeds"])
         assert check_reference(folder) == runs, folder
+
+
+def test_a_dir_is_taken_again_only_with_its_reference_as_it_was(tmp_path):
+    ref = hand_written(tmp_path / "ref", suite_toml('["vera"]'), {})
+    mine = load_config(write(tmp_path, suite_toml('["short_run"]')))
+    out = tmp_path / "mine"
+    with claim(out, plan_reference(mine, [ref], out).resolved):
+        pass
+    shutil.rmtree(ref)  # the reference regenerated with another method
+    hand_written(ref, suite_toml('["vera", "ula_ebm"]'), {})
+    changed = r"reference\.variants\.four_modes: the reference has changed since this directory"
+    with (
+        pytest.raises(ConfigError, match=changed),
+        claim(out, plan_reference(mine, [ref], out).resolved),
+    ):
+        pass

@@ -195,7 +195,7 @@ def test_a_diverging_run_is_recorded_as_failed_and_the_suite_goes_on(tmp_path, m
     path = write(tmp_path, tiny_toml(methods='["diverges", "flowmc_ebm"]'))
     config = load_config(path, ["diverging_plugin"])
     counts = run_suite(config, tmp_path / "out", workers=1)
-    assert counts == {"skipped": 0, "ok": 1, "failed": 1, "reference": 0}
+    assert counts == {"skipped": 0, "ok": 1, "failed": 1}
     record = json.loads((tmp_path / "out/runs/four_modes__diverges__seed0.json").read_text())
     assert record["status"] == "failed"
     assert record["error"] == "diverged: non-finite energies at iteration 1"
@@ -204,7 +204,7 @@ def test_a_diverging_run_is_recorded_as_failed_and_the_suite_goes_on(tmp_path, m
     assert ok["status"] == "ok"
     # a rerun redoes the failed run only
     counts = run_suite(config, tmp_path / "out", workers=1)
-    assert counts == {"skipped": 1, "ok": 0, "failed": 1, "reference": 0}
+    assert counts == {"skipped": 1, "ok": 0, "failed": 1}
 
 
 def test_resume_after_an_interrupt_keeps_finished_records(tmp_path, monkeypatch):
@@ -223,7 +223,7 @@ def test_resume_after_an_interrupt_keeps_finished_records(tmp_path, monkeypatch)
     kept = {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")}
     assert list(kept) == ["four_modes__flowmc_ebm__seed0.json"]
     monkeypatch.undo()
-    assert run_suite(config, out, workers=1) == {"skipped": 1, "ok": 2, "failed": 0, "reference": 0}
+    assert run_suite(config, out, workers=1) == {"skipped": 1, "ok": 2, "failed": 0}
     after = {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")}
     assert (
         len(after) == 3
