@@ -290,6 +290,9 @@ def run_suite(
         threads = None if scheduler else max(1, (cores or 1) // workers)
         jobs = make_jobs(config, device, threads)
         todo = [job for job in jobs if force or not is_finished(runs / f"{job.run_id}.json")]
+        # the costliest runs (highest dimension) first, so that no worker idles at the end
+        dims = {target.name: target.build().dim for target in config.targets}
+        todo.sort(key=lambda job: -dims[job.target.name])
         counts = {"skipped": len(jobs) - len(todo), "ok": 0, "failed": 0}
         started = datetime.now(UTC)
         clock = time.perf_counter()
