@@ -84,7 +84,7 @@ def pretrain(
     generator: torch.Generator,
 ) -> None:
     """`steps` Adam steps of maximum likelihood of the flow on random batches of `data` (n, d)."""
-    optimizer = torch.optim.Adam(flow.parameters(), lr=lr, foreach=True)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
     for _ in range(steps):
         index = torch.randint(len(data), (batch_size,), generator=generator, device=data.device)
         maximum_likelihood_step(flow, optimizer, data[index])
@@ -107,7 +107,7 @@ def fit(
     )
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
     sampler = ULA(potential, params.step_size or paper_step_size(ebm.dim))
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, foreach=True)
+    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
         return refine(sampler, flow, params.batch_size, params.ula_steps, generator)[1]

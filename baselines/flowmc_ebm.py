@@ -42,7 +42,7 @@ def fit(
     flow = make_flow(problem, params)
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
     sampler = build_flowmc(potential, flow, params)
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, foreach=True)
+    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
     chains = flow.sample(params.batch_size, generator)  # = ρ, the EBM at E ≡ 0
 
     def negatives(iteration: int) -> Tensor:

@@ -84,7 +84,7 @@ def fit(
     flow = make_flow(problem, params)
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
     sampler = NeuralTransportMALA(potential, flow, params.step_size, params.target_accept)
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, foreach=True)
+    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
         return latent_mala(sampler, flow, params.batch_size, params.mala_steps, generator)

@@ -210,8 +210,8 @@ def make_optimizers(
 ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """Adam on (g, σ) and Adam on η."""
     generator_parameters = list(q.net.parameters()) + [q.log_sigma]
-    optimizer = torch.optim.Adam(generator_parameters, lr=params.generator_lr, foreach=True)
-    return optimizer, torch.optim.Adam([q.log_eta], lr=params.posterior_lr)
+    optimizer = torch.optim.Adam(generator_parameters, lr=params.generator_lr, fused=True)
+    return optimizer, torch.optim.Adam([q.log_eta], lr=params.posterior_lr, fused=True)
 
 
 @register_method(

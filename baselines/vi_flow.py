@@ -114,7 +114,7 @@ def fit(
     ebm = problem.ebm
     flow = make_flow(problem, params)
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
-    optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, foreach=True)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
         return flow_negatives(flow, potential, params.batch_size, params.reweight, generator)

@@ -65,8 +65,8 @@ class MLPEnergy(nn.Module):
 
     def _forward(self, x: Tensor) -> Tensor:
         *hidden, last = self._linears
-        for layer in hidden:
-            x = F.silu(F.linear(x, layer.weight, layer.bias))
+        for layer in hidden:  # in place: one activation buffer per layer, not two
+            x = F.silu(F.linear(x, layer.weight, layer.bias), inplace=not torch.is_grad_enabled())
         return F.linear(x, last.weight, last.bias).squeeze(-1)
 
     @torch.no_grad()

@@ -175,7 +175,7 @@ def maximum_likelihood(
     the method, one Adam step on mean E(x⁺) − mean E(x⁻) (+ α(E⁺² + E⁻²)), then `after_step`
     (e.g. a flow update on the negatives). Raises `DivergenceError` on non-finite values."""
     ebm, data = problem.ebm, problem.data
-    optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr, foreach=True)
+    optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr, fused=True)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=problem.iterations)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []

@@ -76,7 +76,7 @@ def fit_flow_to_chains(
     """flowMC's training phase: after each sweep, one Adam step of maximum likelihood of the flow
     on the chains' positions (and step-size adaptation), then `on_sweep(sweep, state, info)`.
     Returns the last state."""
-    optimizer = torch.optim.Adam(flow.parameters(), lr=lr, foreach=True)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
     for i in range(sweeps):
         state, info = sampler.step(state, generator)
         sampler.adapt(info)

@@ -69,10 +69,12 @@ class ISIR:
             log_w_fresh = -self.potential.value(fresh) - log_q_fresh
             log_w_old = -state.potential - self.proposal.log_prob(state.x)
         log_w = torch.cat([log_w_old[:, None], log_w_fresh.view(n, m)], dim=1)  # (n, N)
-        pool = torch.cat([state.x[:, None], fresh.view(n, m, d)], dim=1)  # (n, N, d)
-        pick = torch.multinomial(torch.softmax(log_w, dim=1), 1, generator=generator).squeeze(1)
+        # a draw from the categorical ∝ exp(log_w) per chain, by the Gumbel-max trick
+        uniform = torch.rand(log_w.shape, generator=generator, device=log_w.device)
+        pick = log_w.sub_(uniform.log_().neg_().log_()).argmax(dim=1)
         moved = pick != 0
-        new = self.init(pool[torch.arange(n, device=pick.device), pick])
+        chosen = fresh.view(n, m, d)[torch.arange(n, device=pick.device), (pick - 1).clamp_(min=0)]
+        new = self.init(torch.where(moved[:, None], chosen, state.x))
         return select(moved, new, state), Info({"global": moved.float()})
 
     def position(self, state: State) -> Tensor:

@@ -12,11 +12,15 @@ from .base import Info, Potential, State, select
 __all__ = ["ULA", "MALA"]
 
 
-def _langevin_proposal(state: State, step_size: float, generator: torch.Generator) -> Tensor:
-    noise = torch.randn(
-        state.x.shape, generator=generator, device=state.x.device, dtype=state.x.dtype
-    )
-    return state.x - step_size * state.grad + math.sqrt(2 * step_size) * noise
+def _langevin_proposal(state: State, step_size: float, noise: Tensor) -> Tensor:
+    """x − h∇U(x) + √(2h) ξ, (n, d)."""
+    drift = torch.add(state.x, state.grad, alpha=-step_size)
+    return drift.add_(noise, alpha=math.sqrt(2 * step_size))
+
+
+def _noise(state: State, generator: torch.Generator) -> Tensor:
+    x = state.x
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 class ULA:
@@ -30,7 +34,7 @@ class ULA:
         return State(x, *self.potential.value_and_grad(x))
 
     def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
-        x = _langevin_proposal(state, self.step_size, generator)
+        x = _langevin_proposal(state, self.step_size, _noise(state, generator))
         ones = torch.ones(x.shape[0], device=x.device)
         return self.init(x), Info({"local": ones})
 
@@ -60,21 +64,16 @@ class MALA:
     def init(self, x: Tensor) -> State:
         return State(x, *self.potential.value_and_grad(x))
 
-    def _log_q(self, to: Tensor, start: State) -> Tensor:
-        """log q(to | start) up to a constant shared by both directions, (n,)."""
-        diff = to - start.x + self.step_size * start.grad
-        return -(diff**2).sum(-1) / (4 * self.step_size)
-
     def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
-        proposal = self.init(_langevin_proposal(state, self.step_size, generator))
-        log_ratio = (
-            state.potential
-            - proposal.potential
-            + self._log_q(state.x, proposal)
-            - self._log_q(proposal.x, state)
-        )
+        h, noise = self.step_size, _noise(state, generator)
+        proposal = self.init(_langevin_proposal(state, h, noise))
+        # log q(y | x) = −|y − x + h∇U(x)|² / 4h = −|ξ|² / 2, as y − x + h∇U(x) = √(2h) ξ
+        back = torch.add(state.x, proposal.grad, alpha=h).sub_(proposal.x)  # x − y + h∇U(y)
+        log_q_forward = noise.square().sum(-1).mul_(-0.5)
+        log_q_backward = back.square().sum(-1).mul_(-1 / (4 * h))
+        log_ratio = (state.potential - proposal.potential).add_(log_q_backward).sub_(log_q_forward)
         u = torch.rand(log_ratio.shape, generator=generator, device=log_ratio.device)
-        accept = torch.log(u) < log_ratio
+        accept = u.log_() < log_ratio
         return select(accept, proposal, state), Info({"local": accept.float()})
 
     def adapt(self, info: Info) -> None:
