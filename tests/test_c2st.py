@@ -66,10 +66,10 @@ def test_training_is_sklearns_step_for_step(monkeypatch, sizes):
     orders = {size: [] for size in sizes}  # each fold's epoch orders (the sizes are distinct)
     randperm = torch.randperm
 
-    def recorded_randperm(size, generator):
-        order = randperm(size, generator=generator)
-        orders[size].append(order)
-        return order
+    def recorded_randperm(size, generator, out):
+        randperm(size, generator=generator, out=out)
+        orders[size].append(out.clone())
+        return out
 
     monkeypatch.setattr(torch, "randperm", recorded_randperm)
     weights = c2st_module._fit(data, labels, trains, torch.Generator().manual_seed(1))
@@ -176,6 +176,8 @@ def test_not_finite_draws_give_nan_and_bad_shapes_raise():
     assert math.isnan(c2st(x, torch.full((50, 2), float("inf"))))
     with pytest.raises(ValueError, match=r"\(n, d\) and \(m, d\)"):
         c2st(x, torch.randn(50, 3))
+    with pytest.raises(ValueError, match="n, m >= 1"):
+        c2st(x, torch.randn(0, 2))
     with pytest.raises(ValueError, match="folds"):
         c2st(x[:2], x[:2], folds=5)
 
@@ -187,3 +189,11 @@ def test_a_constant_coordinate_is_left_unscaled():
     x = torch.zeros(n, 2)
     y = torch.randn(n, 2, generator=torch.Generator().manual_seed(0))
     assert c2st(x, y) >= 0.5 + 4 * _standard_error(0.5, n)
+
+
+def test_same_seed_same_value_and_the_global_generator_untouched():
+    x, y = _gaussians(100, 2, 1.0, seed=0)
+    state = torch.random.get_rng_state()
+    first = c2st(x, y, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert c2st(x, y, seed=3) == first
