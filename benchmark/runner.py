@@ -195,7 +195,7 @@ def run_job(job: Job) -> Record:
         _warm_up()
         if job.threads:
             torch.set_num_threads(job.threads)
-            threadpool_limits(job.threads)  # numpy / scikit-learn (the C2ST) too
+            threadpool_limits(job.threads)  # numpy and scikit-learn too
         load_methods(job.suite.plugins)
         record["display"] = display_name(get_method(job.variant.method), job.variant)
         record.update(_train_and_evaluate(job))
