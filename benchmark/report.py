@@ -18,7 +18,7 @@ from .paper import PAPER_TARGETS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
 from .selection import select_variants
 from .store import Record, load_records, read_suite, run_id
-from .tables import format_cell, format_exact, format_number, make_tables, stats
+from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
 from .variants import Variant, display_name
 
 __all__ = ["against_the_paper", "build_report"]
@@ -68,7 +68,7 @@ def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> li
     built = {entry["name"]: suite_target(entry) for entry in suite_targets}
     matched = paper_frame(built)
     metrics = list(dict.fromkeys(matched.metric))
-    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"]))
+    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"], among="method"))
     names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
     lines = [
         "",
@@ -77,7 +77,9 @@ def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> li
         "The paper's Tables 1–3 (Grenioux, Moulines, Gabrié 2023) beside this suite's cells for "
         "the same target (family, dimension, mode geometry and weights) and method. The suite "
         "runs its own budget and settings (see the config), so compare the order of the methods "
-        "and the orders of magnitude, not the digits. Lower is better in every table.",
+        "and the orders of magnitude, not the digits. Lower is better in every table. The suite's "
+        "cells read as in the tables below (interval, bold for the best and its ties among all "
+        "the suite's methods on the target).",
     ]
     if cells.empty:
         lines += ["", "No cell of this suite overlaps the paper's tables."]
@@ -107,7 +109,7 @@ def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> li
                 "method": names.get(row.method, row.method),
                 "metric": _VIEW[row.metric],
                 "paper": format_exact(row.paper),
-                "suite (mean ± std)": format_cell(row),
+                "suite (mean [95 % CI])": format_cell(row),
                 "suite ÷ paper": format_number(row["mean"] / row.paper) if row.n_values else "—",
             }
             for _, row in part.iterrows()
@@ -156,8 +158,10 @@ def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
         f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
         f"{len(suite['targets'])} targets × {len(frames.methods)} methods × "
         f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
-        "Cells: mean ± std over the seeds that finished; seeds where a metric was not estimable "
-        "(n/e) and runs that failed or are missing are counted in brackets. Per-run numbers: "
+        "Cells: mean [95 % Student-t interval] over the seeds that finished, bold for the best "
+        "method on a target and those a paired t-test cannot tell from it (see the tables' "
+        "captions); seeds where a metric was not estimable (n/e) and runs that failed or are "
+        "missing are counted in brackets. Per-run numbers: "
         "`results.csv`, `weights.csv`, `runs/`; every table also as CSV in `tables/`, every "
         "figure also as PDF in `figures/`."
     ]
@@ -171,14 +175,20 @@ _TUNED = (
     "target draws the highest mean log-likelihood (`heldout_loglik`, draws never used in "
     "training) — a choice a practitioner could make without p★; variants failing on a seed come "
     "last (`benchmark/selection.py`). Beside it, its headline errors; every variant stays in "
-    "`results.csv` and the tables above."
+    "`results.csv` and the tables above. The ranks compare the chosen variants of a target. "
+    + RANKING
 )
 
 
 def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """The selected variant per (target, method) with its criterion and headline errors."""
+    """The selected variant per (target, method) with its criterion and headline errors, each
+    with its interval, ranked among the selected variants of the target."""
     chosen = select_variants(results)
-    headline = stats(results, ["mw_tv_model", "logdens_err"], ["target", "variant"])
+    kept = results.merge(chosen[["target", "variant"]], on=["target", "variant"])
+    metrics = ["heldout_loglik", "mw_tv_model", "logdens_err"]
+    headline = stats(
+        kept.assign(base_method=kept.method), metrics, ["target", "variant"], among="variant"
+    )
     rows = []
     for row in chosen.itertuples():
         cells = headline[(headline.target == row.target) & (headline.variant == row.variant)]
@@ -188,9 +198,7 @@ def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
                 "target": row.target,
                 "method": names.get(row.variant, row.variant),
                 "of": str(row.n_variants),
-                "held-out log-lik.": (
-                    format_number(row.criterion_mean) if row.n_estimable else "n/e"
-                ),
+                "held-out log-lik.": by_metric["heldout_loglik"],
                 "seeds": f"{row.n_estimable} of {row.n_seeds}",
                 "mode-weight TV": by_metric["mw_tv_model"],
                 "log-density err": by_metric["logdens_err"],

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 from synthetic_records import failed_record, ok_record, suite_json, write_suite
 from test_config import tiny_toml, write
 from test_runner import FAILING_PLUGIN
@@ -104,6 +105,9 @@ def test_tables_agree_with_the_runs_and_show_failures(tiny_report):
     row = long[(long.method == "flowMC-EBM") & (long.target == "hd4")].iloc[0]
     runs = results[(results.method == "flowmc_ebm") & (results.target == "hd4")].logdens_err
     assert row["mean"] == pytest.approx(runs.mean()) and row["std"] == pytest.approx(runs.std())
+    low, high = stats.t.interval(0.95, len(runs) - 1, loc=runs.mean(), scale=stats.sem(runs))
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
+    assert row.verdict == "best"  # the only method that finished
     failed = long[long.method == "Diverges diverges_too"]
     assert (failed.n_ok == 0).all() and (failed.n_failed == 2).all()
     table = (tiny_report / "tables" / "table1_logdens_err.md").read_text()
