@@ -89,7 +89,8 @@ def compare_to_best(
             verdicts[method] = "best"
         elif len(worse_by) < 2:
             verdicts[method] = "untested"
-        elif np.ptp(worse_by) == 0:  # a constant difference: no spread, the sign decides
+        elif np.ptp(worse_by) <= 1e-9 * np.abs(worse_by).max():  # constant up to rounding: the
+            # difference has no spread, its sign decides
             verdicts[method] = "worse" if worse_by[0] > 0 else "indistinguishable"
         else:
             shown = stats.ttest_1samp(worse_by, 0.0).pvalue < 1 - level and worse_by.mean() > 0

@@ -234,7 +234,8 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     order = list(dict.fromkeys(v.name for v in variants))
     frames = build_frames(records, suite, known, order)
     results = frames.runs.rename(columns={"method": "variant", "base_method": "method"})
-    first = ["target", "method", "variant", *dict.fromkeys(k for v in variants for k in v.swept)]
+    swept = list(dict.fromkeys(k for v in variants for k in v.swept))
+    first = ["target", "method", "variant", *swept]
     results[[*first, *(c for c in results.columns if c not in first)]].to_csv(
         out / "results.csv", index=False
     )
@@ -246,7 +247,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         table.long.to_csv(out / "tables" / f"{table.name}.csv", index=False)
         (out / "tables" / f"{table.name}.md").write_text(table.to_markdown() + "\n")
     _clear(out / "figures", ("png", "pdf"))
-    figures = make_figures(frames, out / "figures")
+    figures = make_figures(frames, out / "figures", swept)
     lines = [
         f"# Benchmark report: {suite['suite']['name']}",
         "",
