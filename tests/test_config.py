@@ -239,6 +239,25 @@ def test_the_paper_parts_together_hold_every_target_of_the_papers_tables():
         assert any(match_target(t, paper.build()) == "same" for t in targets), key
 
 
+def test_the_whole_paper_profile_gives_each_target_its_parts_settings():
+    """paper/all.toml: every target in one suite, each with its dimension's schedule from its own
+    tables — the same resolved variants as the part that runs it, and the motivating example's
+    i-SIR pool of 32 (SPEC §2)."""
+    whole = load_config(CONFIGS / "paper" / "all.toml")
+    assert whole.settings.methods == ("flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow")
+    for part in PAPER_PARTS:
+        config = load_config(CONFIGS / "paper" / f"{part}.toml")
+        for target in config.targets:
+            assert whole.variants[target.name] == config.variants[target.name], (part, target)
+    two_modes = {v.method: v.params for v in whole.variants["two_modes"]}
+    flowmc = (two_modes["flowmc_ebm"][k] for k in ("pool_size", "local_steps", "sweeps"))
+    assert tuple(flowmc) == (32, 24, 5) and two_modes["ula_ebm"]["steps"] == 512
+    assert {t.name for t in whole.targets} == {
+        "two_modes", *(t.name for part in PAPER_PARTS
+                       for t in load_config(CONFIGS / "paper" / f"{part}.toml").targets),
+    }  # fmt: skip
+
+
 def test_readme_example_config_is_valid(tmp_path):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("<!-- BEGIN run -->")[1].split("<!-- END run -->")[0]
