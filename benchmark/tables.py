@@ -182,11 +182,12 @@ def stats(
 
 
 def pivot(long: pd.DataFrame, index: str, columns: str) -> pd.DataFrame:
-    """Cells from `format_cell`, rows and columns in order of first appearance."""
+    """Cells from `format_cell`, rows and columns in order of first appearance; "not run" where
+    the suite has no such run (e.g. a variant only some targets' tables define)."""
     cells = long.assign(cell=[format_cell(row) for _, row in long.iterrows()])
     table = cells.pivot(index=index, columns=columns, values="cell")
     rows, cols = list(dict.fromkeys(cells[index])), list(dict.fromkeys(cells[columns]))
-    return table.loc[rows, cols].rename_axis(index=index, columns=None)
+    return table.loc[rows, cols].fillna("not run").rename_axis(index=index, columns=None)
 
 
 def markdown(table: pd.DataFrame, max_columns: int) -> str:

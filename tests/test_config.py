@@ -208,6 +208,26 @@ def test_the_quick_profile_is_valid_and_covers_every_method():
     assert {"four_modes", "eight_gaussians", "hd16"} <= {t.name for t in config.targets}
 
 
+def test_the_tuned_profile_sweeps_every_trained_method_and_runs_the_fields_targets_once():
+    from benchmark.registry import METHODS
+
+    config = load_config(CONFIGS / "tuned.toml")
+    assert set(config.settings.methods) == set(METHODS) and len(config.settings.seeds) == 3
+    for target in ("four_modes", "eight_gaussians", "hd16"):
+        grids = {}
+        for v in config.variants[target]:
+            grids.setdefault(v.method, set()).add(tuple(sorted(v.swept.items())))
+        assert grids.pop("oracle") == {()}  # nothing to tune: its energy is the truth
+        for method, points in grids.items():
+            assert {dict(p)["lr"] for p in points} == {1e-3, 3e-3, 1e-2}, method
+        assert {dict(p)["steps"] for p in grids["ula_ebm"] | grids["short_run"]} == {32, 128}
+    for target in ("gmm40", "mog32"):
+        assert [v.name for v in config.variants[target]] == list(config.settings.methods)
+        assert {v.params["lr"] for v in config.variants[target]} == {1e-3}
+    runs = sum(len(vs) for vs in config.variants.values()) * len(config.settings.seeds)
+    assert runs == 333  # the count its header budgets
+
+
 PAPER_PARTS = ["2d", "hd16", "hd32", "hd64"]
 
 
