@@ -2,11 +2,14 @@
 
 Every figure is a function of the long DataFrames of `frames` (never of a record) and of the
 methods frame (code name, display name, colour): one colour per method code name, the same in
-every figure and every report (`method_palette`).
+every figure and every report (`method_palette`). In a suite with a grid, the figures show each
+method once, at the variant the tuned view selects on each target (`tuned_view`); the
+sensitivity figures show every variant.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -30,7 +33,7 @@ from .registry import METHODS  # noqa: E402
 from .selection import CRITERION, select_variants  # noqa: E402
 from .tables import format_number  # noqa: E402
 
-__all__ = ["Figure", "method_palette", "sensitivity", "make_figures"]
+__all__ = ["Figure", "method_palette", "sensitivity", "tuned_view", "make_figures"]
 
 Figure = tuple[str, str]  # (PNG file name, caption); the PDF has the same stem
 Colour = tuple[float, float, float]
@@ -552,20 +555,49 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
     return figures
 
 
+def tuned_view(frames: Frames) -> Frames:
+    """`frames` keeping, per target and method, the runs of the variant the tuned view selects
+    (`select_variants`), labelled by the method: one per target, so each method is shown once.
+    `frames.runs` holds the variant as "method", the method as "base_method"."""
+    chosen = select_variants(frames.runs.rename(columns={"method": "variant",
+                                                         "base_method": "method"}))  # fmt: skip
+    keep = pd.MultiIndex.from_arrays([chosen.target, chosen.variant])
+    base = dict(zip(frames.runs.method, frames.runs.base_method, strict=True))
+
+    def only(frame: pd.DataFrame) -> pd.DataFrame:
+        kept = frame[pd.MultiIndex.from_arrays([frame.target, frame.method]).isin(keep)]
+        return kept.assign(method=kept.method.map(base))
+
+    methods = list(dict.fromkeys(base[v] for v in frames.methods.method if v in base))
+    display = [METHODS[m].display if m in METHODS else m for m in methods]
+    return dataclasses.replace(
+        frames,
+        runs=only(frames.runs),
+        weights=only(frames.weights),
+        checkpoints=only(frames.checkpoints),
+        rhat=only(frames.rhat),
+        density=only(frames.density),
+        methods=pd.DataFrame({"method": methods, "display": display}),
+    )
+
+
 def make_figures(frames: Frames, out: Path, swept: list[str] | None = None) -> list[Figure]:
     """Every figure into `out` (PNG and PDF); returns (PNG file name, caption) pairs. `swept`:
-    the hyperparameters a grid sweeps (one sensitivity figure each)."""
+    the hyperparameters a grid sweeps: the figures then show the tuned view's variants, and one
+    sensitivity figure per swept hyperparameter shows them all."""
     out.mkdir(parents=True, exist_ok=True)
-    methods = frames.methods.assign(
-        colour=frames.methods.method.map(method_palette(list(frames.methods.method)))
+    swept = list(swept or [])
+    shown = tuned_view(frames) if swept and CRITERION in frames.runs else frames
+    methods = shown.methods.assign(
+        colour=shown.methods.method.map(method_palette(list(shown.methods.method)))
     )
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
         return [
-            *mode_weights(frames.weights, methods, out),
-            *lightest_mode(frames.checkpoints, methods, out),
-            *weights_over_training(frames.checkpoints, methods, out),
-            *densities(frames.density, frames.truth_density, frames.modes, methods, out),
-            *mixing(frames.rhat, methods, out),
-            *error_vs_cost(frames.runs, methods, out),
-            *sensitivity(frames.runs, list(swept or []), out),
+            *mode_weights(shown.weights, methods, out),
+            *lightest_mode(shown.checkpoints, methods, out),
+            *weights_over_training(shown.checkpoints, methods, out),
+            *densities(shown.density, shown.truth_density, shown.modes, methods, out),
+            *mixing(shown.rhat, methods, out),
+            *error_vs_cost(shown.runs, methods, out),
+            *sensitivity(frames.runs, swept, out),
         ]

@@ -273,6 +273,12 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         for r in failed.itertuples():
             lines.append(f"- `{run_id(r.target, r.method, r.seed)}`: {r.error}")  # method: variant
     lines += ["", "## Figures"]
+    if swept:
+        lines += [
+            "",
+            "Each method appears at the variant the tuned view selects on each target; the "
+            "sensitivity figures, the tables and `results.csv` hold every variant.",
+        ]
     for file, caption in figures:
         lines += ["", f"![{file}](figures/{file})", "", caption]
     path = out / "report.md"
