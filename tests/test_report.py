@@ -201,6 +201,12 @@ def test_a_swept_suite_draws_one_sensitivity_figure_per_hyperparameter(tmp_path)
         assert f"Sensitivity to `{name}`" in report
     assert "Sensitivity to `lr`: per target (columns), each headline metric (rows) against the " \
         "value of `lr` (log axis)" in report
+    # against the paper: each method at its chosen variant, under its own name
+    assert "each method's cell is the variant the tuned view selects" in report
+    section = report.split("### Table 3: extended 2-D example — suite target `four_modes`")[1]
+    rows = [[c.strip() for c in line.split("|")[1:4]]
+            for line in section.split("###")[0].splitlines() if line.startswith("| flowMC")]
+    assert ["flowMC-EBM", "E_θ vs p★", "4.29e-4"] in rows  # fmt: skip
     # the other figures show each method at its chosen variant: Fig. 1 finds flowMC-EBM and
     # ULA-EBM through their variants
     assert (out / "figures" / "fig1_lightest_mode.png").exists()
@@ -212,6 +218,13 @@ def test_a_swept_suite_draws_one_sensitivity_figure_per_hyperparameter(tmp_path)
     # ranked among the chosen variants, the oracle left out: flowmc's −0.99 beats ula's −1.49
     # by 0.5 on every seed
     assert tuned["held-out log-lik."].str.startswith("**").tolist() == [True, False, False] * 2
+
+
+def test_a_swept_suite_whose_runs_all_failed_still_reports(tmp_path):
+    suite, records = _swept_records()
+    failed = [failed_record(r["target"], r["method"], r["seed"], r["swept"]) for r in records]
+    report = build_report(write_suite(tmp_path / "out", suite, failed)).read_text()
+    assert "No run finished" in report and "### Tuned" not in report
 
 
 def test_the_tuned_view_keeps_each_methods_chosen_variant_per_target():
