@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfigError, ParamError
-from .figures import make_figures
+from .figures import make_figures, tuned_view
 from .frames import Frames, build_frames, suite_target
 from .paper import PAPER_TARGETS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
-from .selection import select_variants
+from .selection import CRITERION, select_variants
 from .store import Record, load_records, read_suite, run_id, suite_variants
-from .tables import format_cell, format_exact, format_number, make_tables, stats
+from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
 from .variants import Variant, display_name
 
 __all__ = ["REFERENCE_MARK", "SuiteData", "read_dir", "against_the_paper", "build_report"]
@@ -63,13 +63,16 @@ def _orderings(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> list[str]:
+def against_the_paper(
+    frames: Frames, suite_targets: list[dict[str, Any]], tuned: bool = False
+) -> list[str]:
     """The report section setting the paper's Tables 1–3 beside the suite's cells: how the two
-    order the methods, then every paper cell whose target and method the suite ran."""
+    order the methods, then every paper cell whose target and method the suite ran. `tuned`:
+    `frames` is the tuned view (each method at its selected variant), and the text says so."""
     built = {entry["name"]: suite_target(entry) for entry in suite_targets}
     matched = paper_frame(built)
     metrics = list(dict.fromkeys(matched.metric))
-    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"]))
+    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"], among="method"))
     names = frames.names
     lines = [
         "",
@@ -78,7 +81,15 @@ def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> li
         "The paper's Tables 1–3 (Grenioux, Moulines, Gabrié 2023) beside this suite's cells for "
         "the same target (family, dimension, mode geometry and weights) and method. The suite "
         "runs its own budget and settings (see the config), so compare the order of the methods "
-        "and the orders of magnitude, not the digits. Lower is better in every table.",
+        "and the orders of magnitude, not the digits. Lower is better in every table. The suite's "
+        "cells read as in the tables below (interval, bold for the best and its ties among all "
+        "the suite's methods on the target)."
+        + (
+            " The suite has a grid: each method's cell is the variant the tuned view selects on "
+            "that target (held-out likelihood), ranked among those."
+            if tuned
+            else ""
+        ),
     ]
     if cells.empty:
         lines += ["", "No cell of this suite overlaps the paper's tables."]
@@ -108,7 +119,7 @@ def against_the_paper(frames: Frames, suite_targets: list[dict[str, Any]]) -> li
                 "method": names.get(row.method, row.method),
                 "metric": _VIEW[row.metric],
                 "paper": format_exact(row.paper),
-                "suite (mean ± std)": format_cell(row),
+                "suite (mean [95 % CI])": format_cell(row),
                 "suite ÷ paper": format_number(row["mean"] / row.paper) if row.n_values else "—",
             }
             for _, row in part.iterrows()
@@ -179,8 +190,10 @@ def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
         f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
         f"{len(suite['targets'])} targets × {len(frames.methods)} methods × "
         f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
-        "Cells: mean ± std over the seeds that finished; seeds where a metric was not estimable "
-        "(n/e) and runs that failed or are missing are counted in brackets. Per-run numbers: "
+        "Cells: mean [95 % Student-t interval] over the seeds that finished, bold for the best "
+        "method on a target and those a paired t-test cannot tell from it (see the tables' "
+        "captions); seeds where a metric was not estimable (n/e) and runs that failed or are "
+        "missing are counted in brackets. Per-run numbers: "
         "`results.csv`, `weights.csv`, `runs/`; every table also as CSV in `tables/`, every "
         "figure also as PDF in `figures/`."
     ]
@@ -194,14 +207,20 @@ _TUNED = (
     "target draws the highest mean log-likelihood (`heldout_loglik`, draws never used in "
     "training) — a choice a practitioner could make without p★; variants failing on a seed come "
     "last (`benchmark/selection.py`). Beside it, its headline errors; every variant stays in "
-    "`results.csv` and the tables above."
+    "`results.csv` and the tables above. The ranks compare the chosen variants of a target. "
+    + RANKING
 )
 
 
 def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """The selected variant per (target, method) with its criterion and headline errors."""
+    """The selected variant per (target, method) with its criterion and headline errors, each
+    with its interval, ranked among the selected variants of the target."""
     chosen = select_variants(results)
-    headline = stats(results, ["mw_tv_model", "logdens_err"], ["target", "variant"])
+    kept = results.merge(chosen[["target", "variant"]], on=["target", "variant"])
+    metrics = ["heldout_loglik", "mw_tv_model", "logdens_err"]
+    headline = stats(
+        kept.assign(base_method=kept.method), metrics, ["target", "variant"], among="variant"
+    )
     rows = []
     for row in chosen.itertuples():
         cells = headline[(headline.target == row.target) & (headline.variant == row.variant)]
@@ -211,9 +230,7 @@ def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
                 "target": row.target,
                 "method": names.get(row.variant, row.variant),
                 "of": str(row.n_variants),
-                "held-out log-lik.": (
-                    format_number(row.criterion_mean) if row.n_estimable else "n/e"
-                ),
+                "held-out log-lik.": by_metric["heldout_loglik"],
                 "seeds": f"{row.n_estimable} of {row.n_seeds}",
                 "mode-weight TV": by_metric["mw_tv_model"],
                 "log-density err": by_metric["logdens_err"],
@@ -283,6 +300,8 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     data = read_dir(out, plugins)
     suite, variants, records, frames = data.suite, data.variants, data.records, data.frames
     results = data.results
+    swept = list(dict.fromkeys(k for v in variants for k in v.swept))
+    tunable = bool(swept) and CRITERION in results  # a grid, and a run with the criterion
     results.to_csv(out / "results.csv", index=False)
     frames.weights.to_csv(out / "weights.csv", index=False)
     names = frames.names
@@ -292,7 +311,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         table.long.to_csv(out / "tables" / f"{table.name}.csv", index=False)
         (out / "tables" / f"{table.name}.md").write_text(table.to_markdown() + "\n")
     _clear(out / "figures", ("png", "pdf"))
-    figures = make_figures(frames, out / "figures")
+    figures = make_figures(frames, out / "figures", swept)
     lines = [
         f"# Benchmark report: {suite['suite']['name']}",
         "",
@@ -302,13 +321,13 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         "",
         *_provenance(out, records),
         *_references(out, records, names),
-        *against_the_paper(frames, suite["targets"]),
+        *against_the_paper(tuned_view(frames) if tunable else frames, suite["targets"], tunable),
         "",
         "## Tables",
     ]
     for table in tables:
         lines += ["", f"### {table.heading}", "", table.caption, "", table.to_markdown()]
-    if any(v.swept for v in variants):
+    if tunable:
         tuned = _tuned(results, names)
         tuned.to_csv(out / "tables" / "tuned.csv", index=False)
         lines += ["", "### Tuned: each method's variant chosen without the truth", "", _TUNED]
@@ -319,6 +338,12 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         for r in failed.itertuples():
             lines.append(f"- `{run_id(r.target, r.method, r.seed)}`: {r.error}")  # method: variant
     lines += ["", "## Figures"]
+    if tunable:
+        lines += [
+            "",
+            "Each method appears at the variant the tuned view selects on each target; the "
+            "sensitivity figures, the tables and `results.csv` hold every variant.",
+        ]
     for file, caption in figures:
         lines += ["", f"![{file}](figures/{file})", "", caption]
     path = out / "report.md"

@@ -12,12 +12,19 @@ import torch
 
 from benchmark.store import run_id, write_json
 from benchmark.targets import make_target
+from benchmark.variants import variant_name
 
 DENSITY_GRID = 16  # small, the figures only need a grid
 
 
-def suite_json(targets: list[str], methods: list[str], seeds: list[int]) -> dict[str, Any]:
-    """A suite.json content: preset targets by name, every method with no hyperparameters."""
+def suite_json(
+    targets: list[str],
+    methods: list[str],
+    seeds: list[int],
+    grids: dict[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """A suite.json content: preset targets by name, every method with no hyperparameters, or
+    one variant per point of `grids[method]` (the swept values at each point)."""
     suite = {
         "name": "synthetic", "seeds": seeds, "methods": methods, "iterations": 20,
         "plugins": [], "n_data": 100, "n_chains": 8, "sample_cost": 40, "warmup_fraction": 0.25,
@@ -28,7 +35,11 @@ def suite_json(targets: list[str], methods: list[str], seeds: list[int]) -> dict
         "suite": suite,
         "targets": [{"name": t, "kind": t, "params": {}} for t in targets],
         "variants": {
-            t: [{"name": m, "method": m, "swept": {}, "params": {}} for m in methods]
+            t: [
+                {"name": variant_name(m, point), "method": m, "swept": point, "params": point}
+                for m in methods
+                for point in (grids or {}).get(m, [{}])
+            ]
             for t in targets
         },
     }
@@ -40,14 +51,18 @@ def true_weights(target: str) -> list[float]:
     return make_target(target).region_weights().weights.tolist()
 
 
-def _header(target: str, method: str, seed: int) -> dict[str, Any]:
-    """What every record starts with: a method without a grid (its own variant)."""
+def _header(
+    target: str, method: str, seed: int, swept: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What every record starts with: a method at a point `swept` of its grid (none: the method
+    is its own variant)."""
+    variant = variant_name(method, swept or {})
     return {
-        "run_id": run_id(target, method, seed),
+        "run_id": run_id(target, variant, seed),
         "target": target,
         "method": method,
-        "variant": method,
-        "swept": {},
+        "variant": variant,
+        "swept": swept or {},
         "display": method.upper(),
         "seed": seed,
         "config": {"target": {"name": target, "kind": target}},
@@ -61,9 +76,11 @@ def ok_record(
     metrics: dict[str, float | None] | None = None,
     model_weights: list[float] | None = None,
     not_estimable: dict[str, str] | None = None,
+    swept: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A finished run: the EBM's weights `model_weights` (default: the truth), two checkpoints,
-    an R-hat curve over 2 prefixes, and for a 2-D target the true log density as the learned one."""
+    """A finished run (of the variant at `swept`): the EBM's weights `model_weights` (default: the
+    truth), two checkpoints, an R-hat curve over 2 prefixes, and for a 2-D target the true log
+    density as the learned one."""
     built = make_target(target)
     true = true_weights(target)
     model = model_weights or true
@@ -81,7 +98,7 @@ def ok_record(
         curves["density"] = log_p.view(DENSITY_GRID, DENSITY_GRID).tolist()
     tv = 0.5 * sum(abs(a - b) for a, b in zip(model, true, strict=True))
     record = {
-        **_header(target, method, seed),
+        **_header(target, method, seed, swept),
         "status": "ok",
         "error": None,
         "dim": built.dim,
@@ -104,9 +121,11 @@ def ok_record(
     return record
 
 
-def failed_record(target: str, method: str, seed: int) -> dict[str, Any]:
+def failed_record(
+    target: str, method: str, seed: int, swept: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
-        **_header(target, method, seed),
+        **_header(target, method, seed, swept),
         "status": "failed",
         "error": "diverged: non-finite energies at iteration 3",
     }

@@ -138,3 +138,25 @@ def test_a_grid_gives_variants_and_the_tuned_view_picks_by_held_out_likelihood(t
     tuned = pd.read_csv(out / "tables/tuned.csv")
     assert tuned.method.tolist() == [f"ULA-EBM [lr={means.idxmax().split('=')[1][:-1]}]"]
     assert "### Tuned" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow  # ≈ 1 minute: mog32's reference weights and evaluation in d = 32
+def test_the_fields_targets_run_end_to_end_with_their_own_tables(tmp_path):
+    """gmm40 (40 modes in 2-D) and mog32 (10 modes in d = 32) through the CLI as the tuned profile
+    runs them: a learning-rate grid for the suite, one variant on gmm40 by its target table."""
+    targets = '[[targets]]\ntarget = "gmm40"\ndefaults = { lr = 1e-3 }\n\n'
+    targets += '[[targets]]\ntarget = "mog32"\n'
+    text = tiny_toml(methods='["ula_ebm"]', targets=targets, flowmc_table=False)
+    text += "\n[defaults]\nlr = [1e-3, 1e-2]\n\n[methods.ula_ebm]\nbatch_size = 32\nsteps = 2\n"
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, text)), "--out", str(out), "--workers", "1"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "ok").all()
+    assert results[results.target == "gmm40"].variant.tolist() == ["ula_ebm"]
+    assert results[results.target == "mog32"].variant.tolist() == [
+        "ula_ebm[lr=0.001]", "ula_ebm[lr=0.01]",
+    ]  # fmt: skip
+    weights = pd.read_csv(out / "weights.csv")
+    assert weights.groupby("target")["mode"].nunique().to_dict() == {"gmm40": 40, "mog32": 10}
+    report = (out / "report.md").read_text()
+    assert "**gmm40: mode weights and density**" in report and "### Tuned" in report

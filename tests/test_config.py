@@ -200,12 +200,37 @@ def test_unreadable_file_is_named(tmp_path):
 CONFIGS = Path(__file__).resolve().parents[1] / "benchmark" / "configs"
 
 
+def builtin(methods: dict) -> set[str]:
+    """The methods of this package's `baselines` (not the plugins other tests register)."""
+    return {name for name, spec in methods.items() if spec.fit.__module__.startswith("baselines.")}
+
+
 def test_the_quick_profile_is_valid_and_covers_every_method():
     from benchmark.registry import METHODS
 
     config = load_config(CONFIGS / "quick.toml")
-    assert set(config.settings.methods) == set(METHODS) and len(config.settings.seeds) >= 3
+    assert set(config.settings.methods) == builtin(METHODS) and len(config.settings.seeds) >= 3
     assert {"four_modes", "eight_gaussians", "hd16"} <= {t.name for t in config.targets}
+
+
+def test_the_tuned_profile_sweeps_every_trained_method_and_runs_the_fields_targets_once():
+    from benchmark.registry import METHODS
+
+    config = load_config(CONFIGS / "tuned.toml")
+    assert set(config.settings.methods) == builtin(METHODS) and len(config.settings.seeds) == 3
+    for target in ("four_modes", "eight_gaussians", "hd16"):
+        grids = {}
+        for v in config.variants[target]:
+            grids.setdefault(v.method, set()).add(tuple(sorted(v.swept.items())))
+        assert grids.pop("oracle") == {()}  # nothing to tune: its energy is the truth
+        for method, points in grids.items():
+            assert {dict(p)["lr"] for p in points} == {1e-3, 3e-3, 1e-2}, method
+        assert {dict(p)["steps"] for p in grids["ula_ebm"] | grids["short_run"]} == {32, 128}
+    for target in ("gmm40", "mog32"):
+        assert [v.name for v in config.variants[target]] == list(config.settings.methods)
+        assert {v.params["lr"] for v in config.variants[target]} == {1e-3}
+    runs = sum(len(vs) for vs in config.variants.values()) * len(config.settings.seeds)
+    assert runs == 333  # the count its header budgets
 
 
 PAPER_PARTS = ["2d", "hd16", "hd32", "hd64"]
@@ -237,6 +262,25 @@ def test_the_paper_parts_together_hold_every_target_of_the_papers_tables():
     ]
     for key, paper in PAPER_TARGETS.items():
         assert any(match_target(t, paper.build()) == "same" for t in targets), key
+
+
+def test_the_whole_paper_profile_gives_each_target_its_parts_settings():
+    """paper/all.toml: every target in one suite, each with its dimension's schedule from its own
+    tables — the same resolved variants as the part that runs it, and the motivating example's
+    i-SIR pool of 32 (SPEC §2)."""
+    whole = load_config(CONFIGS / "paper" / "all.toml")
+    assert whole.settings.methods == ("flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow")
+    for part in PAPER_PARTS:
+        config = load_config(CONFIGS / "paper" / f"{part}.toml")
+        for target in config.targets:
+            assert whole.variants[target.name] == config.variants[target.name], (part, target)
+    two_modes = {v.method: v.params for v in whole.variants["two_modes"]}
+    flowmc = (two_modes["flowmc_ebm"][k] for k in ("pool_size", "local_steps", "sweeps"))
+    assert tuple(flowmc) == (32, 24, 5) and two_modes["ula_ebm"]["steps"] == 512
+    assert {t.name for t in whole.targets} == {
+        "two_modes", *(t.name for part in PAPER_PARTS
+                       for t in load_config(CONFIGS / "paper" / f"{part}.toml").targets),
+    }  # fmt: skip
 
 
 def test_readme_example_config_is_valid(tmp_path):

@@ -136,7 +136,7 @@ def test_a_missing_record_leaves_the_others_untouched_and_the_report_builds(tmp_
     assert "Traceback" not in capsys.readouterr().err
     assert snapshot(out / "runs") == before
     assert "flowMC-EBM" in (out / "tables/summary.md").read_text()
-    assert "(1 failed)" in (out / "report.md").read_text()  # the missing run is counted
+    assert "(1 seed, 1 failed)" in (out / "report.md").read_text()  # the missing run counted
 
 
 @pytest.mark.parametrize(

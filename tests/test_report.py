@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 from synthetic_records import failed_record, ok_record, suite_json, write_suite
 from test_config import tiny_toml, write
 from test_runner import FAILING_PLUGIN
 
 from benchmark.config import load_config
 from benchmark.figures import method_palette
-from benchmark.frames import RESULT_COLUMNS
+from benchmark.frames import RESULT_COLUMNS, build_frames
 from benchmark.registry import METHODS, load_methods
 from benchmark.report import build_report
 from benchmark.runner import run_suite
@@ -104,6 +105,9 @@ def test_tables_agree_with_the_runs_and_show_failures(tiny_report):
     row = long[(long.method == "flowMC-EBM") & (long.target == "hd4")].iloc[0]
     runs = results[(results.method == "flowmc_ebm") & (results.target == "hd4")].logdens_err
     assert row["mean"] == pytest.approx(runs.mean()) and row["std"] == pytest.approx(runs.std())
+    low, high = stats.t.interval(0.95, len(runs) - 1, loc=runs.mean(), scale=stats.sem(runs))
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
+    assert row.verdict == "best"  # the only method that finished
     failed = long[long.method == "Diverges diverges_too"]
     assert (failed.n_ok == 0).all() and (failed.n_failed == 2).all()
     table = (tiny_report / "tables" / "table1_logdens_err.md").read_text()
@@ -156,3 +160,133 @@ def test_report_is_rebuilt_from_the_records_alone(tiny_report):
     assert (tiny_report / "results.csv").read_text() == before
     record = json.loads((tiny_report / "runs" / "hd4__flowmc_ebm__seed0.json").read_text())
     assert record["dim"] == 4 and "density" not in record["curves"]
+
+
+def _swept_records() -> tuple[dict, list[dict]]:
+    """four_modes and hd16, 3 seeds; ula_ebm swept over lr × steps, flowmc_ebm over lr, the
+    oracle unswept. Held-out log-likelihood planted: ula_ebm's best is lr=0.01, steps=128;
+    flowmc_ebm's is lr=0.001. One seed of ula_ebm[lr=0.001,steps=32] fails."""
+    grids = {
+        "ula_ebm": [{"lr": lr, "steps": k} for lr in (1e-3, 1e-2) for k in (32, 128)],
+        "flowmc_ebm": [{"lr": 1e-3}, {"lr": 1e-2}],
+    }
+    methods = ["flowmc_ebm", "ula_ebm", "oracle"]
+    suite = suite_json(["four_modes", "hd16"], methods, [0, 1, 2], grids)
+    loglik = {
+        ("ula_ebm", 1e-3, 32): -3.0, ("ula_ebm", 1e-3, 128): -2.5, ("ula_ebm", 1e-2, 32): -2.0,
+        ("ula_ebm", 1e-2, 128): -1.5, ("flowmc_ebm", 1e-3, None): -1.0,
+        ("flowmc_ebm", 1e-2, None): -1.2, ("oracle", None, None): -0.9,
+    }  # fmt: skip
+    records = []
+    for target in ("four_modes", "hd16"):
+        for (method, lr, steps), value in loglik.items():
+            swept = {k: v for k, v in (("lr", lr), ("steps", steps)) if v is not None}
+            for seed in (0, 1, 2):
+                if (method, lr, steps, seed) == ("ula_ebm", 1e-3, 32, 2):
+                    records.append(failed_record(target, method, seed, swept))
+                    continue
+                metrics = {"heldout_loglik": value + 0.01 * seed, "logdens_err": -value + seed}
+                records.append(ok_record(target, method, seed, metrics, swept=swept))
+    return suite, records
+
+
+def test_a_swept_suite_draws_one_sensitivity_figure_per_hyperparameter(tmp_path):
+    suite, records = _swept_records()
+    out = write_suite(tmp_path / "out", suite, records)
+    report = build_report(out).read_text()
+    for name in ("lr", "steps"):
+        assert (out / "figures" / f"sensitivity_{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"sensitivity_{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert f"(figures/sensitivity_{name}.png)" in report
+        assert f"Sensitivity to `{name}`" in report
+    assert "Sensitivity to `lr`: per target (columns), each headline metric (rows) against the " \
+        "value of `lr` (log axis)" in report
+    # against the paper: each method at its chosen variant, under its own name
+    assert "each method's cell is the variant the tuned view selects" in report
+    section = report.split("### Table 3: extended 2-D example — suite target `four_modes`")[1]
+    rows = [[c.strip() for c in line.split("|")[1:4]]
+            for line in section.split("###")[0].splitlines() if line.startswith("| flowMC")]
+    assert ["flowMC-EBM", "E_θ vs p★", "4.29e-4"] in rows  # fmt: skip
+    # the other figures show each method at its chosen variant: Fig. 1 finds flowMC-EBM and
+    # ULA-EBM through their variants
+    assert (out / "figures" / "fig1_lightest_mode.png").exists()
+    assert "Each method appears at the variant the tuned view selects" in report
+    tuned = pd.read_csv(out / "tables/tuned.csv")
+    assert tuned.method.tolist() == [
+        "flowMC-EBM [lr=0.001]", "ULA-EBM [lr=0.01, steps=128]", "Oracle (true energy)",
+    ] * 2  # fmt: skip
+    # ranked among the chosen variants, the oracle left out: flowmc's −0.99 beats ula's −1.49
+    # by 0.5 on every seed
+    assert tuned["held-out log-lik."].str.startswith("**").tolist() == [True, False, False] * 2
+
+
+def test_a_swept_suite_whose_runs_all_failed_still_reports(tmp_path):
+    suite, records = _swept_records()
+    failed = [failed_record(r["target"], r["method"], r["seed"], r["swept"]) for r in records]
+    report = build_report(write_suite(tmp_path / "out", suite, failed)).read_text()
+    assert "No run finished" in report and "### Tuned" not in report
+
+
+def test_the_tuned_view_keeps_each_methods_chosen_variant_per_target():
+    from benchmark.figures import tuned_view
+
+    suite, records = _swept_records()
+    records = [r for r in records if not (r["target"] == "hd16" and r["variant"] == "ula_ebm["
+                                          "lr=0.01,steps=128]")]  # fmt: skip
+    shown = [{**r, "method": r["variant"], "base_method": r["method"]} for r in records]
+    order = list(dict.fromkeys(v["name"] for vs in suite["variants"].values() for v in vs))
+    view = tuned_view(build_frames(shown, suite, {}, order))
+    chosen = set(view.runs[["target", "method", "lr", "steps"]].fillna(0).itertuples(index=False))
+    assert chosen == {
+        ("four_modes", "flowmc_ebm", 1e-3, 0), ("four_modes", "ula_ebm", 1e-2, 128),
+        ("four_modes", "oracle", 0, 0), ("hd16", "flowmc_ebm", 1e-3, 0),
+        ("hd16", "ula_ebm", 1e-2, 32), ("hd16", "oracle", 0, 0),
+    }  # without its best variant, hd16 falls back on the next held-out likelihood  # fmt: skip
+    # one method once per target, under its own name
+    assert view.methods.to_dict("list") == {
+        "method": ["flowmc_ebm", "ula_ebm", "oracle"],
+        "display": ["flowMC-EBM", "ULA-EBM", "Oracle (true energy)"],
+    }
+    for frame in (view.runs, view.weights, view.checkpoints, view.rhat, view.density):
+        assert set(frame.method) <= {"flowmc_ebm", "ula_ebm", "oracle"}
+    kept = view.weights.groupby(["target", "method"]).seed.nunique()
+    assert kept.to_dict() == {(t, m): 3 for t in ("four_modes", "hd16")
+                              for m in ("flowmc_ebm", "oracle", "ula_ebm")}  # fmt: skip
+    runs = build_frames(shown, suite, {}, order).runs  # the ULA-EBM runs kept are the chosen's
+    ula = runs[(runs.target == "hd16") & (runs.method == "ula_ebm[lr=0.01,steps=32]")]
+    assert sorted(view.runs[(view.runs.target == "hd16") & (view.runs.method == "ula_ebm")]
+                  .heldout_loglik) == sorted(ula.heldout_loglik)  # fmt: skip
+
+
+def test_a_sensitivity_line_is_the_mean_and_t_interval_per_value():
+    import matplotlib.pyplot as plt
+
+    from benchmark.figures import _draw_sweep, _swept_lines
+
+    suite, records = _swept_records()
+    shown = [{**r, "method": r["variant"], "base_method": r["method"]} for r in records]  # as
+    runs = build_frames(shown, suite, {}).runs  # the report's frames: the variant as "method"
+    part = runs.rename(columns={"method": "variant", "base_method": "method"})
+    part = part[(part.status == "ok") & (part.target == "four_modes")]
+    lines = _swept_lines(part, ["steps"])
+    assert [(m, label) for m, label, _ in lines] == [
+        ("ula_ebm", "ULA-EBM [steps=32]"), ("ula_ebm", "ULA-EBM [steps=128]"),
+        ("flowmc_ebm", "flowMC-EBM"), ("oracle", "Oracle (true energy)"),
+    ]  # in the records' order  # fmt: skip
+    _, label, line = lines[0]
+    fig, ax = plt.subplots()
+    chosen = {"ula_ebm[lr=0.001,steps=32]"}
+    assert _draw_sweep(ax, line, "lr", "heldout_loglik", {1e-3: 1e-3, 1e-2: 1e-2}, False, chosen,
+                       color="red", ls="-")  # fmt: skip
+    drawn, ring = ax.lines
+    assert list(drawn.get_xdata()) == [1e-3, 1e-2]
+    # lr=0.001, steps=32: seeds 0 and 1 (seed 2 failed): −3.0, −2.99; lr=0.01: −2.0, −1.99, −1.98
+    assert drawn.get_ydata() == pytest.approx([-2.995, -1.99])
+    (low1, high1), (low2, high2) = (seg[:, 1] for seg in ax.collections[0].get_segments())
+    half1 = stats.t.ppf(0.975, 1) * stats.sem([-3.0, -2.99])
+    half2 = stats.t.ppf(0.975, 2) * stats.sem([-2.0, -1.99, -1.98])
+    assert (low1, high1, low2, high2) == pytest.approx(
+        (-2.995 - half1, -2.995 + half1, -1.99 - half2, -1.99 + half2)
+    )
+    assert list(ring.get_xdata()) == [1e-3]  # the ring on the chosen variant only
+    plt.close(fig)

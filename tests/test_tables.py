@@ -1,5 +1,6 @@
-"""Table statistics and cell formatting with known answers: mean ± std over the estimable ok
-seeds, not-estimable seeds and failures counted, one number format everywhere."""
+"""Table statistics and cell formatting with known answers: the mean and its t interval over the
+estimable ok seeds, not-estimable seeds and failures counted, one number format everywhere, the
+best and those indistinguishable from it in bold."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import pytest
 from synthetic_records import failed_record, ok_record
 
 from benchmark.frames import runs_frame
-from benchmark.tables import format_cell, format_exact, format_number, make_tables, markdown, stats
+from benchmark.tables import (
+    RANKING,
+    format_cell,
+    format_exact,
+    format_number,
+    make_tables,
+    markdown,
+    stats,
+)
+
+# Two seeds [1, 3]: mean 2, s = √2, half-width t(0.975, 1) · s / √2 = 12.706: [-10.7, 14.7].
 
 
 @pytest.mark.parametrize(
@@ -51,15 +62,15 @@ def _frame(values, statuses, reasons=None):
 @pytest.mark.parametrize(
     ("values", "statuses", "reasons", "cell"),
     [
-        ([1.0, 3.0, np.nan], ["ok", "ok", "failed"], None, "2.00 ± 1.41 (1 failed)"),
+        ([1.0, 3.0, np.nan], ["ok", "ok", "failed"], None, "2.00 [-10.7, 14.7] (1 failed)"),
         ([np.nan, np.nan], ["failed", "missing"], None, "— (2 failed)"),
-        ([0.5], ["ok"], None, "0.500"),
+        ([0.5], ["ok"], None, "0.500 (1 seed)"),
         ([np.nan, np.nan], ["ok", "ok"], None, "n/a"),
         (
             [1.0, 3.0, np.nan],
             ["ok", "ok", "ok"],
             [np.nan, np.nan, "IS ESS too small"],
-            "2.00 ± 1.41 (1 n/e)",
+            "2.00 [-10.7, 14.7] (1 n/e)",
         ),
         (
             [np.nan, np.nan, np.nan],
@@ -71,7 +82,7 @@ def _frame(values, statuses, reasons=None):
             [4.0, np.nan, np.nan],
             ["ok", "ok", "missing"],
             [np.nan, "ESS 3", np.nan],
-            "4.00 (1 n/e, 1 failed)",
+            "4.00 (1 seed, 1 n/e, 1 failed)",
         ),
     ],
 )
@@ -90,7 +101,9 @@ def test_stats_of_a_synthetic_not_estimable_record_through_runs_frame():
     row = stats(runs_frame(records), ["mass_far_model"], ["method"]).iloc[0]
     assert (row.n_ok, row.n_values, row.n_ne, row.n_failed) == (3, 2, 1, 1)
     assert row["mean"] == pytest.approx(0.03) and row["std"] == pytest.approx(np.sqrt(2e-4))
-    assert format_cell(row) == "0.0300 ± 0.0141 (1 n/e, 1 failed)"
+    # half-width t(0.975, 1) · 0.01 = 0.127
+    assert (row.ci_low, row.ci_high) == pytest.approx((0.03 - 0.12706, 0.03 + 0.12706), abs=1e-5)
+    assert format_cell(row) == "0.0300 [-0.0971, 0.157] (1 n/e, 1 failed)"
 
 
 def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_present():
@@ -108,6 +121,53 @@ def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_pre
     text = summary.to_markdown()
     assert "ESS per 1k cost" in text and "ESS/s" not in text
     assert "**four_modes: samplers**" in text and "**eight_gaussians: cost**" in text
+
+
+def _planted(tv: dict[str, list[float]]) -> list[dict]:
+    """Records on four_modes, one per method and seed, with the mode-weight TV given."""
+    return [
+        ok_record("four_modes", method, seed, metrics={"mw_tv_model": value})
+        for method, values in tv.items()
+        for seed, value in enumerate(values)
+    ]
+
+
+def test_the_best_and_its_ties_are_bold_the_clearly_worse_and_the_oracle_are_not():
+    records = _planted(
+        {
+            "oracle": [1e-6, 2e-6, 1e-6],  # far the lowest, but a reference: not ranked
+            "good": [0.010, 0.020, 0.015],
+            "tie": [0.012, 0.019, 0.017],  # differences +0.002, −0.001, +0.002: not significant
+            "bad": [0.110, 0.125, 0.112],  # worse by 0.1 ± 0.005 on every seed
+            "one": [0.001, None, None],  # one seed: neither best nor tested
+        }
+    )
+    records[-1]["status"] = records[-2]["status"] = "failed"
+    names = {m: m.upper() for m in ("oracle", "good", "tie", "bad", "one")}
+    frame = runs_frame(records).assign(method=lambda f: f.method.map(names))
+    long = stats(frame, ["mw_tv_model", "train_seconds"], ["target", "method"], among="method")
+    verdict = long[long.metric == "mw_tv_model"].set_index("method").verdict
+    assert verdict.drop("ORACLE").to_dict() == {
+        "GOOD": "best", "TIE": "indistinguishable", "BAD": "worse", "ONE": "untested",
+    }  # fmt: skip
+    assert np.isnan(verdict["ORACLE"])
+    assert long[long.metric == "train_seconds"].verdict.isna().all()  # cost is not ranked
+    summary = {t.name: t for t in make_tables(runs_frame(records), names)}["summary"]
+    first = summary.to_markdown().split("\n\n")[1].splitlines()[2:]  # four_modes: mode weights
+    rows = {line.split("|")[1].strip(): line for line in first}
+    assert "| **0.0150 [" in rows["GOOD"] and "| **0.0160 [" in rows["TIE"]
+    assert "| 0.116 [" in rows["BAD"] and "| 0.00100 (1 seed, 2 failed)" in rows["ONE"]
+    assert "**" not in rows["ORACLE"].split("|")[2]
+    assert RANKING in summary.caption
+
+
+def test_a_variant_missing_on_a_target_is_not_run_not_nan():
+    records = [ok_record("four_modes", "a", 0), ok_record("four_modes", "b", 0)]
+    records.append(ok_record("eight_gaussians", "a", 0))
+    tables = {t.name: t for t in make_tables(runs_frame(records), {"a": "A", "b": "B"})}
+    (_, display), = tables["table3c_mw_mse_model"].sections
+    assert display.loc["B", "eight_gaussians"] == "not run"
+    assert display.loc["B", "four_modes"].startswith("0 (1 seed")
 
 
 def test_markdown_splits_wide_tables_and_keeps_the_cells_text():

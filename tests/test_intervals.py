@@ -1,0 +1,94 @@
+"""Intervals over seeds and the verdicts against the best, against scipy, hand-computed cases and
+planted ones."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from benchmark.intervals import compare_to_best, t_interval
+
+
+def test_t_interval_by_hand_and_against_scipy():
+    # [0.3, 0.1, 0.5, 0.4]: mean 0.325, s² = (0.025² + 0.225² + 0.175² + 0.075²) / 3 = 0.029167
+    x = np.array([0.3, 0.1, 0.5, 0.4])
+    half = stats.t.ppf(0.975, 3) * math.sqrt(0.0875 / 3) / 2  # t(0.975, 3) = 3.182
+    mean, low, high, n = t_interval(x)
+    assert n == 4 and mean == pytest.approx(0.325)
+    assert (low, high) == pytest.approx((0.325 - half, 0.325 + half))
+    assert (low, high) == pytest.approx(stats.t.interval(0.95, 3, loc=x.mean(), scale=stats.sem(x)))
+    # another level: 90 %
+    _, low90, high90, _ = t_interval(x, level=0.90)
+    assert high90 - low90 == pytest.approx(2 * stats.t.ppf(0.95, 3) * stats.sem(x))
+
+
+def test_t_interval_covers_at_its_level():
+    # Normal samples of size 3: the share of intervals holding the true mean is binomial(4000,
+    # 0.95); 4 of its standard deviations is ±0.014.
+    rng = np.random.default_rng(0)
+    covered = [
+        interval.low <= 1.0 <= interval.high
+        for interval in map(t_interval, rng.normal(1.0, 2.0, size=(4000, 3)))
+    ]
+    assert abs(np.mean(covered) - 0.95) < 4 * math.sqrt(0.95 * 0.05 / 4000)
+
+
+def test_t_interval_leaves_out_missing_values_and_needs_two():
+    interval = t_interval([1.0, np.nan, 3.0])
+    assert interval.n == 2 and interval.mean == 2.0
+    assert interval.high - interval.mean == pytest.approx(stats.t.ppf(0.975, 1) * 1.0)  # s/√2 = 1
+    one = t_interval([5.0])
+    assert one.mean == 5.0 and one.n == 1 and math.isnan(one.low) and math.isnan(one.high)
+    none = t_interval([])
+    assert none.n == 0 and math.isnan(none.mean)
+    infinite = t_interval([1.0, np.inf])  # kept: an infinite value is a result, not a gap
+    assert infinite.n == 2 and infinite.mean == np.inf and math.isnan(infinite.high)
+
+
+def test_a_planted_clear_winner_and_a_planted_tie():
+    # a: 0.1 on average; b: a + 0.001·noise (a tie: differences with mean ≈ 0 and spread);
+    # c: a + 0.2 ± 0.01 on every seed (clearly worse).
+    a = np.array([0.10, 0.14, 0.08, 0.12, 0.11])
+    b = a + [0.001, -0.002, 0.002, -0.001, 0.0005]
+    table = pd.DataFrame({"a": a, "b": b, "c": a + [0.2, 0.21, 0.19, 0.2, 0.2]})
+    assert compare_to_best(table) == {"a": "best", "b": "indistinguishable", "c": "worse"}
+    # the same p-value by hand: t = mean / (s / √n) of c − a
+    diff = table.c - table.a
+    t = diff.mean() / (diff.std(ddof=1) / math.sqrt(5))
+    assert 2 * stats.t.sf(t, 4) < 1e-6
+
+
+def test_paired_differences_decide_not_the_spread_of_each_method():
+    # b is worse than a on every seed by 0.01 ± 0.001 though both vary a lot across seeds: paired,
+    # the difference is clear; an unpaired test would not see it.
+    a = np.array([0.1, 0.5, 0.9, 0.3])
+    table = pd.DataFrame({"a": a, "b": a + [0.010, 0.011, 0.009, 0.010], "c": a[::-1]})
+    assert compare_to_best(table) == {"a": "best", "b": "worse", "c": "indistinguishable"}
+    assert stats.ttest_ind(table.a, table.b).pvalue > 0.05
+
+
+def test_higher_is_better_missing_seeds_and_constant_differences():
+    table = pd.DataFrame(
+        {"x": [0.9, 0.8, np.nan], "y": [0.5, 0.4, 0.45], "z": [np.nan] * 3, "w": [0.9, 0.8, 0.7]}
+    )
+    verdict = compare_to_best(table, lower_is_better=False)
+    assert "z" not in verdict
+    assert verdict["x"] == "best"  # mean 0.85 over its 2 seeds
+    assert verdict["y"] == "worse"  # paired on seeds 0 and 1: a constant difference of 0.4
+    assert verdict["w"] == "indistinguishable"  # equal to x on the seeds both have
+
+
+def test_a_method_with_one_seed_is_neither_best_nor_tested():
+    table = pd.DataFrame({"lucky": [0.001, np.nan, np.nan], "steady": [0.2, 0.21, 0.19]})
+    assert compare_to_best(table) == {"lucky": "untested", "steady": "best"}
+    assert compare_to_best(table.iloc[:1]) == {"lucky": "untested", "steady": "untested"}
+
+
+def test_better_than_the_best_on_the_shared_seeds_is_not_worse():
+    # the best by mean (a, over 3 seeds) is beaten by b on the 2 seeds b has, consistently
+    table = pd.DataFrame({"a": [0.30, 0.31, 0.0], "b": [0.20, 0.2101, np.nan]})  # means .203, .205
+    assert compare_to_best(table) == {"a": "best", "b": "indistinguishable"}
+    assert stats.ttest_1samp([0.20 - 0.30, 0.2101 - 0.31], 0.0).pvalue < 0.05  # significant, but
+    # in b's favour: b is not shown worse
