@@ -489,7 +489,7 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
     chosen = select_variants(results)
     ok = results[results.status == "ok"]
     rows = [
-        (m, label, log and bool((ok[m].dropna() > 0).all()))  # a log axis when every value is > 0
+        (m, label, log and bool((ok[m].dropna() >= 0).all()))  # a log axis for a metric ≥ 0
         for m, label, log in _SENSITIVITY
         if m in ok and ok[m].notna().any()
     ]
@@ -525,6 +525,8 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
                                                        **style))  # fmt: skip
                 if log:
                     ax.set_yscale("log")
+                else:  # a log-likelihood: linear within ±1, log beyond, so outliers stay legible
+                    ax.set_yscale("symlog", linthresh=1.0)
                 if logx:
                     ax.set_xscale("log")
                     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
