@@ -68,11 +68,17 @@ def paper_step_size(dim: int) -> float:
 
 
 def refine(
-    sampler: ULA, flow: Flow, n: int, steps: int, generator: torch.Generator
+    sampler: ULA,
+    flow: Flow,
+    n: int,
+    steps: int,
+    generator: torch.Generator,
+    compiled: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """`n` flow draws and the same after `steps` ULA steps, ((n, d), (n, d))."""
+    """`n` flow draws and the same after `steps` ULA steps, ((n, d), (n, d)); `compiled`: see
+    `run_ula`."""
     proposals = flow.sample(n, generator)
-    return proposals, run_ula(sampler, proposals, steps, generator)
+    return proposals, run_ula(sampler, proposals, steps, generator, compiled)
 
 
 def pretrain(
@@ -110,7 +116,8 @@ def fit(
     flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
-        return refine(sampler, flow, params.batch_size, params.ula_steps, generator)[1]
+        steps = params.ula_steps
+        return refine(sampler, flow, params.batch_size, steps, generator, problem.compile)[1]
 
     fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)

@@ -41,7 +41,7 @@ def fit(
     ebm = problem.ebm
     flow = make_flow(problem, params)
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
-    sampler = build_flowmc(potential, flow, params)
+    sampler = build_flowmc(potential, flow, params, compiled=problem.compile)
     flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
     chains = flow.sample(params.batch_size, generator)  # = ρ, the EBM at E ≡ 0
 
@@ -53,6 +53,7 @@ def fit(
 
     fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
+    sampler.compiled = False  # the diagnostics' few sweeps would not repay a compilation
     return FittedModel(
         ebm=ebm,
         negatives=trained.negatives,

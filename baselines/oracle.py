@@ -80,7 +80,7 @@ def fit(
     ebm = ebm.to(problem.data.device)
     flow = make_flow(problem, params)
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
-    sampler = build_flowmc(potential, flow, params)
+    sampler = build_flowmc(potential, flow, params, compiled=problem.compile)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []
     recent = RecentDraws()  # the chains at the end of the last iterations: the negatives
@@ -104,6 +104,7 @@ def fit(
         lr=params.flow_lr,
         on_sweep=on_sweep,
     )
+    sampler.compiled = False  # the diagnostics' few sweeps would not repay a compilation
     return FittedModel(
         ebm=ebm,
         negatives=recent.tensor(),

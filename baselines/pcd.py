@@ -79,7 +79,7 @@ def fit(
         slots, starts, _ = buffer_starts(
             buffer, params.batch_size, params.restart, noise, generator
         )
-        x = run_ula(sampler, starts, params.steps, generator)
+        x = run_ula(sampler, starts, params.steps, generator, problem.compile)
         buffer[slots] = x
         return x
 

@@ -43,7 +43,8 @@ def fit(
     noise = make_noise(problem, params)
 
     def negatives(iteration: int) -> Tensor:
-        return run_ula(sampler, noise(params.batch_size, generator), params.steps, generator)
+        x = noise(params.batch_size, generator)
+        return run_ula(sampler, x, params.steps, generator, problem.compile)
 
     trained = maximum_likelihood(problem, params, generator, progress, negatives)
     return FittedModel(

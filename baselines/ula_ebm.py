@@ -44,7 +44,7 @@ def fit(
 
     def negatives(iteration: int) -> Tensor:
         nonlocal chains
-        chains = run_ula(sampler, chains, params.steps, generator)
+        chains = run_ula(sampler, chains, params.steps, generator, problem.compile)
         return chains
 
     trained = maximum_likelihood(problem, params, generator, progress, negatives)

@@ -219,7 +219,7 @@ def _setup(target_name: str, iterations: int, seed: int) -> tuple[Any, Any, Any,
     energy = MLPEnergy(target.dim, SuiteSettings().energy_width(target.dim))
     ebm = TiltedEBM(energy, target.dim, base_std_from_data(data))
     params = FlowMCEBMParams()
-    problem = Problem(data, ebm, iterations, target)
+    problem = Problem(data, ebm, iterations, target, compile=True)
     with torch.random.fork_rng():  # leave the global RNG to `fit`, which makes the same flow
         flow = make_flow(problem, params)
     chains = flow.sample(params.batch_size, torch.Generator().manual_seed(seed))

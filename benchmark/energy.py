@@ -99,11 +99,14 @@ class TiltedEBM(nn.Module):
         self.dim = dim
         self.register_buffer("base_std", torch.tensor(float(base_std)))
         # σ is fixed: log ρ's constants, computed once in float32 as `log_isotropic_normal` does
-        # (the same numbers, fewer tensor operations per potential and gradient)
+        # (the same numbers, fewer tensor operations per potential and gradient); tensors, not
+        # floats, so that a compiled sampler does not recompile for each σ
         var = self.base_std**2
-        self._var = float(var)
-        self._inv_var = float(1 / var)
-        self._log_normaliser = float(0.5 * dim * torch.log(2 * math.pi * var))
+        self.register_buffer("_var", var, persistent=False)
+        self.register_buffer("_inv_var", 1 / var, persistent=False)
+        self.register_buffer(
+            "_log_normaliser", 0.5 * dim * torch.log(2 * math.pi * var), persistent=False
+        )
 
     def log_base(self, x: Tensor) -> Tensor:
         """log ρ(x) = log N(x; 0, σ² I), (n, d) -> (n,), normalised."""

@@ -169,19 +169,25 @@ class Flow(nn.Module):
 
     def rsample_and_log_prob(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Reparameterised draws x ~ λ_α and log λ_α(x), ((n, d), (n,))."""
-        return self._draw(self._noise(n, generator))
+        return self._draw(self.noise(n, generator))
 
-    @torch.no_grad()
     def sample_and_log_prob(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Draws x ~ λ_α and log λ_α(x), without gradients, ((n, d), (n,))."""
-        return map_rows(self._draw, self._noise(n, generator), rows=_BLOCK_ROWS)
+        return self.from_noise(self.noise(n, generator))
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Draws x ~ λ_α without gradients, (n, d)."""
         return self.sample_and_log_prob(n, generator)[0]
 
-    def _noise(self, n: int, generator: torch.Generator) -> Tensor:
+    def noise(self, n: int, generator: torch.Generator) -> Tensor:
+        """The randomness of n draws: standard normal ε, (n, d)."""
         return torch.randn(n, self.dim, generator=generator, device=generator.device)
+
+    @torch.no_grad()
+    def from_noise(self, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """The draws x = T(loc + scale · ε) of `noise` ε (n, d) and log λ_α(x), without
+        gradients, ((n, d), (n,))."""
+        return map_rows(self._draw, noise, rows=_BLOCK_ROWS)
 
 
 def maximum_likelihood_step(flow: Flow, optimizer: torch.optim.Optimizer, x: Tensor) -> None:

@@ -80,12 +80,14 @@ class Problem:
         ebm: A fresh tilted EBM of the shared architecture (E ≡ 0), on the data's device.
         iterations: The training budget.
         target: The true target; only the oracle may read it.
+        compile: Whether a method may compile its training sampler (`SuiteSettings.compile`).
     """
 
     data: Tensor
     ebm: TiltedEBM
     iterations: int
     target: Target
+    compile: bool = False
 
 
 @dataclass

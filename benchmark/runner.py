@@ -106,7 +106,7 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     params = spec.configure(job.variant.params)
     # seeded by the method, not the variant: a method's variants share their random numbers
     generator = torch.Generator(device).manual_seed(stable_seed(job.seed, target.name, spec.name))
-    problem = Problem(data, ebm, suite.iterations, target)
+    problem = Problem(data, ebm, suite.iterations, target, suite.compile)
 
     times: list[tuple[int, float]] = []
     bar = tqdm(total=suite.iterations, desc=job.run_id, leave=False, mininterval=1.0, disable=None)

@@ -123,6 +123,10 @@ BAD = {
         tiny_toml(extra="warmup_fraction = 1.0"),
         ": suite.warmup_fraction: ",
     ),
+    "compile not a boolean": (
+        tiny_toml(extra='compile = "yes"'),
+        ": suite.compile: must be true or false, got 'yes'",
+    ),
     "unknown method": (
         tiny_toml(methods='["flowmc_ebn"]'),
         ": suite.methods: unknown method 'flowmc_ebn' (did you mean 'flowmc_ebm'?)",

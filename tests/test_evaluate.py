@@ -72,7 +72,12 @@ def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
     # 2 + 6·13 = 80, production 17 sweeps (221), total 301. Equal cost, 112 vs 17 draws.
     target = make_target("two_modes")
     start = target.sample(32, torch.Generator().manual_seed(3))
-    exact = DiagonalGaussians(target.means, target.variances, target.weights)
+    mixture = DiagonalGaussians(target.means, target.variances, target.weights)
+
+    class exact:  # the mixture as an i-SIR proposal, its "noise" the draws themselves
+        noise = staticmethod(lambda n, generator: mixture.sample_and_log_prob(n, generator)[0])
+        from_noise = staticmethod(lambda x: (x, mixture.log_prob(x)))
+        log_prob = staticmethod(mixture.log_prob)
 
     def flowmc(potential):
         return FlowMC(

@@ -52,13 +52,18 @@ def _weights(target, x):
 
 
 class _ExactProposal:
-    """A target used as its own independent proposal."""
+    """A target used as its own independent proposal; its "noise" is the draws themselves."""
 
     def __init__(self, target):
         self.target = target
 
     def sample_and_log_prob(self, n, generator):
-        x = self.target.sample(n, generator)
+        return self.from_noise(self.noise(n, generator))
+
+    def noise(self, n, generator):
+        return self.target.sample(n, generator)
+
+    def from_noise(self, x):
         return x, self.target.log_prob(x)
 
     def log_prob(self, x):

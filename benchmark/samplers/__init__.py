@@ -11,12 +11,13 @@ from .base import (
     Potential,
     Sampler,
     State,
+    compiled,
     run_for_cost,
     sample_chains,
     select,
 )
 from .flowmc import FlowMC, Phase, fit_flow_to_chains
-from .independent import IMH, ISIR, Proposal
+from .independent import IMH, ISIR, NoiseProposal, Proposal
 from .langevin import MALA, ULA
 from .neural_transport import NeuralTransportMALA
 
@@ -31,10 +32,12 @@ __all__ = [
     "NeuralTransportMALA",
     "Phase",
     "Potential",
+    "NoiseProposal",
     "Proposal",
     "Sampler",
     "State",
     "ULA",
+    "compiled",
     "fit_flow_to_chains",
     "run_for_cost",
     "sample_chains",

@@ -19,6 +19,7 @@ __all__ = [
     "State",
     "Info",
     "Sampler",
+    "compiled",
     "run_for_cost",
     "sample_chains",
     "select",
@@ -66,16 +67,25 @@ class Potential:
         self.counter = counter if counter is not None else EvalCounter()
         self._value_and_grad = value_and_grad or functools.partial(autograd_value_and_grad, fn)
 
+    def count(self, energy: int, grad: int = 0) -> None:
+        """Count `energy` evaluations of U, `grad` of which with their gradient."""
+        self.counter.energy += energy
+        self.counter.grad += grad
+
     @torch.no_grad()
     def value(self, x: Tensor) -> Tensor:
         """U(x), (n, d) -> (n,)."""
-        self.counter.energy += x.shape[0]
+        self.count(x.shape[0])
         return self.fn(x)
 
     def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """U(x) and ∇_x U(x), ((n,), (n, d)); gradients never reach the parameters of `fn`."""
-        self.counter.energy += x.shape[0]
-        self.counter.grad += x.shape[0]
+        self.count(x.shape[0], x.shape[0])
+        return self.uncounted_value_and_grad(x)
+
+    def uncounted_value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """`value_and_grad` without counting: for kernels that count their steps themselves
+        (`count`), so that a compiled step holds no Python counter."""
         return self._value_and_grad(x.detach())
 
 
@@ -116,6 +126,16 @@ class Sampler(Protocol):
 
     def position(self, state: State) -> Tensor:
         """Data-space positions of the chains, (n, d)."""
+
+
+@functools.cache
+def compiled(moves: Callable) -> Callable:
+    """`moves` compiled by `torch.compile` into one graph per input shapes and kernel, once per
+    process. Anything that changes between calls (a step size) must reach it as a tensor: a
+    Python float is compiled in as a constant, and each new value would compile again."""
+    # one graph per target and method a worker runs (8 by default, then silently eager)
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    return torch.compile(moves, dynamic=False, fullgraph=True)
 
 
 def sample_chains(

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ..flows import Flow, maximum_likelihood_step
-from .base import Info, State
+from .base import Info, State, compiled
 from .independent import IMH, ISIR
 from .langevin import MALA
 
@@ -23,7 +23,10 @@ Phase = tuple[Literal["global", "local"], int]
 class FlowMC:
     """One `step` is one sweep through `schedule`, e.g. `[("global", 1), ("local", 8)]`.
 
-    Info holds each chain's mean acceptance over the sweep's global and local moves.
+    Info holds each chain's mean acceptance over the sweep's global and local moves. A sweep draws
+    the randomness of all its moves first, in the order the moves use it, then runs the moves:
+    with `compiled`, as one graph compiled by `torch.compile` for the shapes at hand (on a CPU;
+    the same draws, so the same chains up to floating-point rounding).
     """
 
     def __init__(
@@ -31,6 +34,7 @@ class FlowMC:
         local: MALA,
         global_move: ISIR | IMH,
         schedule: Sequence[Phase] = (("global", 1), ("local", 8)),
+        compiled: bool = False,
     ) -> None:
         for kind, count in schedule:
             if kind not in ("global", "local") or count < 1:
@@ -40,20 +44,23 @@ class FlowMC:
         self.local = local
         self.global_move = global_move
         self.schedule = list(schedule)
+        self.compiled = compiled
 
     def init(self, x: Tensor) -> State:
         return self.local.init(x)
 
     def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
-        sums: dict[str, Tensor] = {}
-        counts: dict[str, int] = {}
-        for kind, count in self.schedule:
-            kernel = self.global_move if kind == "global" else self.local
-            for _ in range(count):
-                state, info = kernel.step(state, generator)
-                sums[kind] = sums.get(kind, 0) + info.acceptance[kind]
-                counts[kind] = counts.get(kind, 0) + 1
-        return state, Info({kind: sums[kind] / counts[kind] for kind in sums})
+        kernels = [
+            self.global_move if kind == "global" else self.local
+            for kind, count in self.schedule
+            for _ in range(count)
+        ]
+        draws = [kernel.draw(state, generator) for kernel in kernels]
+        for kernel in kernels:
+            kernel.count(state.x.shape[0])
+        if self.compiled and state.x.device.type == "cpu":
+            return compiled(_sweep)(self, state, torch.tensor(self.local.step_size), draws)
+        return _sweep(self, state, self.local.step_size, draws)
 
     def adapt(self, info: Info) -> None:
         """Warm-up only: tune the local step size (see `MALA.adapt`)."""
@@ -62,6 +69,22 @@ class FlowMC:
 
     def position(self, state: State) -> Tensor:
         return state.x
+
+
+def _sweep(
+    sampler: FlowMC, state: State, step_size: float | Tensor, draws: list[tuple[Tensor, ...]]
+) -> tuple[State, Info]:
+    """The moves of one sweep given their draws (`FlowMC.step`)."""
+    accepted: dict[str, list[Tensor]] = {}
+    moves = iter(draws)
+    for kind, count in sampler.schedule:
+        for _ in range(count):
+            if kind == "global":
+                state, info = sampler.global_move.move(state, *next(moves))
+            else:
+                state, info = sampler.local.move(state, step_size, *next(moves))
+            accepted.setdefault(kind, []).append(info.acceptance[kind])
+    return state, Info({kind: torch.stack(a).mean(0) for kind, a in accepted.items()})
 
 
 def fit_flow_to_chains(

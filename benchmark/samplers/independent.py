@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .base import Info, Potential, State, select
 
-__all__ = ["Proposal", "IMH", "ISIR"]
+__all__ = ["Proposal", "NoiseProposal", "IMH", "ISIR"]
 
 
 class Proposal(Protocol):
@@ -22,10 +22,23 @@ class Proposal(Protocol):
         """log λ(x), (n, d) -> (n,)."""
 
 
-class IMH:
-    """Independent Metropolis–Hastings: x′ ~ λ, accepted with min(1, π(x′)λ(x) / (π(x)λ(x′)))."""
+class NoiseProposal(Proposal, Protocol):
+    """A proposal whose draws are a deterministic function of their randomness (a flow of its
+    base noise), so that a step can draw the randomness first and move later (`IMH`, `ISIR`)."""
 
-    def __init__(self, potential: Potential, proposal: Proposal) -> None:
+    def noise(self, n: int, generator: torch.Generator) -> Tensor:
+        """The randomness of n draws, (n, ...)."""
+
+    def from_noise(self, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """The draws (n, d) made from `noise` and their log density (n,), without gradients."""
+
+
+class IMH:
+    """Independent Metropolis–Hastings: x′ ~ λ, accepted with min(1, π(x′)λ(x) / (π(x)λ(x′))).
+
+    A step is `draw` (the proposal's noise, the uniforms) then `move` (deterministic given them)."""
+
+    def __init__(self, potential: Potential, proposal: NoiseProposal) -> None:
         self.potential = potential
         self.proposal = proposal
 
@@ -33,13 +46,27 @@ class IMH:
         return State(x, *self.potential.value_and_grad(x))
 
     def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
-        x, log_q_new = self.proposal.sample_and_log_prob(state.x.shape[0], generator)
-        proposal = self.init(x)
+        self.count(state.x.shape[0])
+        return self.move(state, *self.draw(state, generator))
+
+    def draw(self, state: State, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """The noise of one proposal per chain and an acceptance uniform, ((n, ...), (n,))."""
+        noise = self.proposal.noise(state.x.shape[0], generator)
+        uniform = torch.rand(noise.shape[0], generator=generator, device=noise.device)
+        return noise, uniform
+
+    def count(self, chains: int) -> None:
+        """Count one step's evaluations (a gradient at each proposal)."""
+        self.potential.count(chains, chains)
+
+    def move(self, state: State, noise: Tensor, uniform: Tensor) -> tuple[State, Info]:
+        """The step given its draws (`draw`); evaluations are not counted here (`count`)."""
+        x, log_q_new = self.proposal.from_noise(noise)
+        proposal = State(x, *self.potential.uncounted_value_and_grad(x))
         with torch.no_grad():
             log_q_old = self.proposal.log_prob(state.x)
         log_ratio = (-proposal.potential - log_q_new) - (-state.potential - log_q_old)
-        u = torch.rand(log_ratio.shape, generator=generator, device=log_ratio.device)
-        accept = torch.log(u) < log_ratio
+        accept = uniform.log() < log_ratio
         return select(accept, proposal, state), Info({"global": accept.float()})
 
     def position(self, state: State) -> Tensor:
@@ -49,9 +76,10 @@ class IMH:
 class ISIR:
     """Iterated sampling-importance-resampling (Samsonov et al. 2022): per chain, draw N−1 points
     from λ, keep the current state as the N-th, pick one with probability ∝ π(x)/λ(x).
-    Acceptance records whether the chain moved."""
+    Acceptance records whether the chain moved. A step is `draw` (the pool and the uniforms of
+    the pick) then `move` (deterministic given the draws)."""
 
-    def __init__(self, potential: Potential, proposal: Proposal, pool_size: int) -> None:
+    def __init__(self, potential: Potential, proposal: NoiseProposal, pool_size: int) -> None:
         if pool_size < 2:
             raise ValueError(f"pool_size: must be at least 2, got {pool_size!r}")
         self.potential = potential
@@ -62,19 +90,36 @@ class ISIR:
         return State(x, *self.potential.value_and_grad(x))
 
     def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
+        self.count(state.x.shape[0])
+        return self.move(state, *self.draw(state, generator))
+
+    def draw(self, state: State, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """The noise of N−1 proposals per chain and uniforms for the pick,
+        ((n·(N−1), ...), (n, N))."""
+        n = state.x.shape[0]
+        noise = self.proposal.noise(n * (self.pool_size - 1), generator)
+        uniform = torch.rand(n, self.pool_size, generator=generator, device=noise.device)
+        return noise, uniform
+
+    def count(self, chains: int) -> None:
+        """Count one step's evaluations: the pool's energies and a gradient per chain."""
+        self.potential.count(chains * self.pool_size, chains)
+
+    def move(self, state: State, noise: Tensor, uniform: Tensor) -> tuple[State, Info]:
+        """The step given its draws (`draw`); evaluations are not counted here (`count`)."""
         n, d = state.x.shape
         m = self.pool_size - 1
-        fresh, log_q_fresh = self.proposal.sample_and_log_prob(n * m, generator)
+        fresh, log_q_fresh = self.proposal.from_noise(noise)
         with torch.no_grad():
-            log_w_fresh = -self.potential.value(fresh) - log_q_fresh
+            log_w_fresh = -self.potential.fn(fresh) - log_q_fresh
             log_w_old = -state.potential - self.proposal.log_prob(state.x)
         log_w = torch.cat([log_w_old[:, None], log_w_fresh.view(n, m)], dim=1)  # (n, N)
         # a draw from the categorical ∝ exp(log_w) per chain, by the Gumbel-max trick
-        uniform = torch.rand(log_w.shape, generator=generator, device=log_w.device)
-        pick = log_w.sub_(uniform.log_().neg_().log_()).argmax(dim=1)
+        pick = (log_w - (-uniform.log()).log()).argmax(dim=1)
         moved = pick != 0
-        chosen = fresh.view(n, m, d)[torch.arange(n, device=pick.device), (pick - 1).clamp_(min=0)]
-        new = self.init(torch.where(moved[:, None], chosen, state.x))
+        chosen = fresh.view(n, m, d)[torch.arange(n, device=pick.device), (pick - 1).clamp(min=0)]
+        x = torch.where(moved[:, None], chosen, state.x)
+        new = State(x, *self.potential.uncounted_value_and_grad(x))
         return select(moved, new, state), Info({"global": moved.float()})
 
     def position(self, state: State) -> Tensor:

@@ -1,0 +1,97 @@
+"""The compiled samplers (`SuiteSettings.compile`): the same draws as the eager ones, so the same
+chains up to float32 rounding, the same evaluation counts, and one graph for every step size and
+tilt σ (a recompilation per value would cost each training iteration tens of seconds).
+
+Each test compiles small graphs (a few seconds each with inductor's on-disk cache, tens without).
+"""
+
+import torch
+from torch._dynamo.utils import counters
+
+from benchmark.energy import MLPEnergy, TiltedEBM
+from benchmark.flows import Flow
+from benchmark.parts import ULA_BLOCK, run_ula
+from benchmark.samplers import ISIR, MALA, ULA, FlowMC, Potential
+
+DIM, CHAINS = 2, 16
+
+
+def _tilted_ebm(base_std: float, seed: int) -> TiltedEBM:
+    """A tilted MLP EBM with random (non-trivial) weights."""
+    torch.manual_seed(seed)
+    energy = MLPEnergy(DIM, hidden=8, depth=2)
+    with torch.no_grad():
+        for p in energy.parameters():
+            p.normal_(0, 0.5)
+    return TiltedEBM(energy, DIM, base_std)
+
+
+def _flowmc(ebm: TiltedEBM, compiled: bool) -> FlowMC:
+    torch.manual_seed(1)
+    flow = Flow(DIM, float(ebm.base_std), couplings=2, hidden=(8,))
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.1 * torch.randn(p.shape))
+    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    return FlowMC(
+        MALA(potential, 0.05, target_accept=0.6),
+        ISIR(potential, flow, pool_size=4),
+        [("global", 1), ("local", 2)],
+        compiled=compiled,
+    )
+
+
+def _sweeps(sampler: FlowMC, sweeps: int) -> tuple[list[torch.Tensor], list[dict]]:
+    """Positions and acceptances of `sweeps` adapted sweeps from fixed starting points."""
+    generator = torch.Generator().manual_seed(0)
+    state = sampler.init(2 * torch.randn(CHAINS, DIM, generator=generator))
+    positions, acceptances = [], []
+    for _ in range(sweeps):
+        state, info = sampler.step(state, generator)
+        sampler.adapt(info)
+        positions.append(state.x)
+        acceptances.append(info.acceptance)
+    return positions, acceptances
+
+
+def test_a_compiled_flowmc_sweep_moves_the_chains_as_the_eager_one():
+    ebm = _tilted_ebm(1.5, seed=0)
+    eager, compiled = _flowmc(ebm, compiled=False), _flowmc(ebm, compiled=True)
+    x_eager, acc_eager = _sweeps(eager, 4)
+    x_compiled, acc_compiled = _sweeps(compiled, 4)
+    for a, b in zip(x_eager, x_compiled, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+    for a, b in zip(acc_eager, acc_compiled, strict=True):
+        assert a.keys() == b.keys() == {"global", "local"}
+        for kind in a:
+            torch.testing.assert_close(b[kind], a[kind])
+    assert compiled.local.step_size == eager.local.step_size  # adapted alike
+    counts = [
+        (s.local.potential.counter.energy, s.local.potential.counter.grad)
+        for s in (eager, compiled)
+    ]
+    # init: CHAINS of each; a sweep: the pool's 4 energies and a gradient per chain, then 2 MALA
+    assert counts[0] == counts[1] == (CHAINS + 4 * CHAINS * (4 + 2), CHAINS + 4 * CHAINS * 3)
+
+
+def test_a_new_step_size_or_tilt_does_not_compile_again():
+    _sweeps(_flowmc(_tilted_ebm(1.5, seed=0), compiled=True), 1)  # compiled (or cached) here
+    graphs = counters["stats"]["unique_graphs"]
+    sampler = _flowmc(_tilted_ebm(2.5, seed=1), compiled=True)  # another σ, other weights
+    _sweeps(sampler, 3)  # and the step size adapted after each sweep
+    assert counters["stats"]["unique_graphs"] == graphs
+
+
+def test_compiled_ula_blocks_move_the_chains_as_eager_steps():
+    ebm = _tilted_ebm(1.5, seed=2)
+    steps = 2 * ULA_BLOCK + 3  # two compiled blocks, then three eager steps
+    start = 2 * torch.randn(CHAINS, DIM, generator=torch.Generator().manual_seed(0))
+    finals, counts = [], []
+    for compiled in (False, True):
+        potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+        sampler = ULA(potential, 0.01)
+        generator = torch.Generator().manual_seed(1)
+        finals.append(run_ula(sampler, start, steps, generator, compiled))
+        counts.append((potential.counter.energy, potential.counter.grad))
+    torch.testing.assert_close(finals[1], finals[0], rtol=1e-5, atol=1e-5)
+    assert counts[0] == counts[1] == (CHAINS * (steps + 1),) * 2
