@@ -119,7 +119,9 @@ def fit(
         steps = params.ula_steps
         return refine(sampler, flow, params.batch_size, steps, generator, problem.compile)[1]
 
-    fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
+    fit_flow = functools.partial(
+        maximum_likelihood_step, flow, flow_optimizer, compiled=problem.compile
+    )
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,

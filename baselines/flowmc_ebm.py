@@ -51,7 +51,9 @@ def fit(
         chains = warm_up(sampler, chains, params.sweeps, generator).x
         return chains
 
-    fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
+    fit_flow = functools.partial(
+        maximum_likelihood_step, flow, flow_optimizer, compiled=problem.compile
+    )
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     sampler.compiled = False  # the diagnostics' few sweeps would not repay a compilation
     return FittedModel(

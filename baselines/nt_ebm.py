@@ -89,7 +89,9 @@ def fit(
     def negatives(iteration: int) -> Tensor:
         return latent_mala(sampler, flow, params.batch_size, params.mala_steps, generator)
 
-    fit_flow = functools.partial(maximum_likelihood_step, flow, flow_optimizer)
+    fit_flow = functools.partial(
+        maximum_likelihood_step, flow, flow_optimizer, compiled=problem.compile
+    )
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,

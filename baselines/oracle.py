@@ -103,6 +103,7 @@ def fit(
         generator,
         lr=params.flow_lr,
         on_sweep=on_sweep,
+        compiled=problem.compile,
     )
     sampler.compiled = False  # the diagnostics' few sweeps would not repay a compilation
     return FittedModel(

@@ -18,8 +18,15 @@ from torch import Tensor, nn
 from zuko.nn import MLP
 
 from .batching import map_rows
+from .compiled import compiled as compiled_fn
 
-__all__ = ["AffineCoupling", "Flow", "default_flow_shape", "maximum_likelihood_step"]
+__all__ = [
+    "AffineCoupling",
+    "Flow",
+    "default_flow_shape",
+    "maximum_likelihood_step",
+    "negative_log_likelihood",
+]
 
 _LOG_SLOPE = math.log(1e-3)  # zuko's MonotonicAffineTransform: the scale stays above 1e-3
 _BLOCK_ROWS = 4096  # draws per block (`map_rows`): the fastest of 1024 to 16 384 in 2-D and 16-D
@@ -190,9 +197,20 @@ class Flow(nn.Module):
         return map_rows(self._draw, noise, rows=_BLOCK_ROWS)
 
 
-def maximum_likelihood_step(flow: Flow, optimizer: torch.optim.Optimizer, x: Tensor) -> None:
-    """One optimizer step of maximum likelihood of the flow on x (n, d): minimise −mean log λ(x)."""
-    loss = -flow.log_prob(x.detach()).mean()
+def negative_log_likelihood(flow: Flow, x: Tensor) -> Tensor:
+    """−mean log λ(x) over x (n, d), a scalar."""
+    return -flow.log_prob(x).mean()
+
+
+def maximum_likelihood_step(
+    flow: Flow, optimizer: torch.optim.Optimizer, x: Tensor, compiled: bool = False
+) -> None:
+    """One optimizer step of maximum likelihood of the flow on x (n, d): minimise −mean log λ(x);
+    with `compiled` (on a CPU), the loss and its gradient are a compiled graph."""
+    loss_fn = negative_log_likelihood
+    if compiled and x.device.type == "cpu":
+        loss_fn = compiled_fn(negative_log_likelihood)
+    loss = loss_fn(flow, x.detach())
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()

@@ -18,10 +18,10 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor
 
+from .compiled import compiled as compiled_fn
 from .flows import Flow
 from .method import Problem, TrainParams, require
 from .samplers import IMH, ISIR, MALA, ULA, FlowMC, Info, Potential, Sampler, State
-from .samplers import compiled as compiled_moves
 
 __all__ = [
     "LangevinParams",
@@ -112,7 +112,7 @@ def run_ula(
     state = sampler.init(x)
     blocks = steps // ULA_BLOCK if compiled and x.device.type == "cpu" else 0
     if blocks:
-        moves, step_size = compiled_moves(ULA.moves), torch.tensor(sampler.step_size)
+        moves, step_size = compiled_fn(ULA.moves), torch.tensor(sampler.step_size)
         for _ in range(blocks):
             noises = torch.stack([sampler.draw(state, generator) for _ in range(ULA_BLOCK)])
             sampler.count(ULA_BLOCK * x.shape[0])

@@ -1,6 +1,7 @@
-"""The compiled samplers (`SuiteSettings.compile`): the same draws as the eager ones, so the same
-chains up to float32 rounding, the same evaluation counts, and one graph for every step size and
-tilt σ (a recompilation per value would cost each training iteration tens of seconds).
+"""The compiled samplers and flow loss (`SuiteSettings.compile`): the same draws as the eager
+ones, so the same chains and flow steps up to float32 rounding, the same evaluation counts, and one
+graph for every step size and tilt σ (a recompilation per value would cost each training iteration
+seconds to tens of seconds).
 
 Each test compiles small graphs (a few seconds each with inductor's on-disk cache, tens without).
 """
@@ -9,7 +10,7 @@ import torch
 from torch._dynamo.utils import counters
 
 from benchmark.energy import MLPEnergy, TiltedEBM
-from benchmark.flows import Flow
+from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.parts import ULA_BLOCK, run_ula
 from benchmark.samplers import ISIR, MALA, ULA, FlowMC, Potential
 
@@ -95,3 +96,20 @@ def test_compiled_ula_blocks_move_the_chains_as_eager_steps():
         counts.append((potential.counter.energy, potential.counter.grad))
     torch.testing.assert_close(finals[1], finals[0], rtol=1e-5, atol=1e-5)
     assert counts[0] == counts[1] == (CHAINS * (steps + 1),) * 2
+
+
+def test_a_compiled_flow_loss_takes_the_eager_step():
+    x = 2 * torch.randn(CHAINS, DIM, generator=torch.Generator().manual_seed(0))
+    stepped = []
+    for compiled in (False, True):
+        torch.manual_seed(3)
+        flow = Flow(DIM, 1.5, couplings=2, hidden=(8,))
+        with torch.no_grad():
+            for p in flow.parameters():
+                p.add_(0.1 * torch.randn(p.shape))
+        optimizer = torch.optim.Adam(flow.parameters(), lr=1e-2)
+        for _ in range(3):
+            maximum_likelihood_step(flow, optimizer, x, compiled)
+        stepped.append([p.detach().clone() for p in flow.parameters()])
+    for a, b in zip(*stepped, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

@@ -19,7 +19,6 @@ __all__ = [
     "State",
     "Info",
     "Sampler",
-    "compiled",
     "run_for_cost",
     "sample_chains",
     "select",
@@ -126,16 +125,6 @@ class Sampler(Protocol):
 
     def position(self, state: State) -> Tensor:
         """Data-space positions of the chains, (n, d)."""
-
-
-@functools.cache
-def compiled(moves: Callable) -> Callable:
-    """`moves` compiled by `torch.compile` into one graph per input shapes and kernel, once per
-    process. Anything that changes between calls (a step size) must reach it as a tensor: a
-    Python float is compiled in as a constant, and each new value would compile again."""
-    # one graph per target and method a worker runs (8 by default, then silently eager)
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-    return torch.compile(moves, dynamic=False, fullgraph=True)
 
 
 def sample_chains(

@@ -10,8 +10,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from ..compiled import compiled as compiled_fn
 from ..flows import Flow, maximum_likelihood_step
-from .base import Info, State, compiled
+from .base import Info, State
 from .independent import IMH, ISIR
 from .langevin import MALA
 
@@ -59,7 +60,7 @@ class FlowMC:
         for kernel in kernels:
             kernel.count(state.x.shape[0])
         if self.compiled and state.x.device.type == "cpu":
-            return compiled(_sweep)(self, state, torch.tensor(self.local.step_size), draws)
+            return compiled_fn(_sweep)(self, state, torch.tensor(self.local.step_size), draws)
         return _sweep(self, state, self.local.step_size, draws)
 
     def adapt(self, info: Info) -> None:
@@ -95,15 +96,16 @@ def fit_flow_to_chains(
     generator: torch.Generator,
     lr: float = 1e-3,
     on_sweep: Callable[[int, State, Info], None] | None = None,
+    compiled: bool = False,
 ) -> State:
     """flowMC's training phase: after each sweep, one Adam step of maximum likelihood of the flow
     on the chains' positions (and step-size adaptation), then `on_sweep(sweep, state, info)`.
-    Returns the last state."""
+    Returns the last state. `compiled`: the flow's loss as a compiled graph (on a CPU)."""
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
     for i in range(sweeps):
         state, info = sampler.step(state, generator)
         sampler.adapt(info)
-        maximum_likelihood_step(flow, optimizer, state.x)
+        maximum_likelihood_step(flow, optimizer, state.x, compiled)
         if on_sweep is not None:
             on_sweep(i, state, info)
     return state
