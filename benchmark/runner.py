@@ -298,9 +298,11 @@ def run_suite(
         threads = None if scheduler else max(1, (cores or 1) // workers)
         jobs = [job for job in make_jobs(config, device, threads) if job.run_id not in plan.taken]
         todo = [job for job in jobs if force or not is_finished(runs / f"{job.run_id}.json")]
-        # the costliest runs (highest dimension) first, so that no worker idles at the end
+        # the costliest runs (highest dimension) first, so that no worker idles at the end; then
+        # seed by seed, so that workers start on different methods and a graph one compiles
+        # (`compile = true`) is in inductor's on-disk cache before another needs it
         dims = {target.name: target.build().dim for target in config.targets}
-        todo.sort(key=lambda job: -dims[job.target.name])
+        todo.sort(key=lambda job: (-dims[job.target.name], job.seed))
         counts = {"skipped": len(jobs) - len(todo), "ok": 0, "failed": 0}
         if against:
             counts["reference"] = len(plan.taken)
