@@ -206,10 +206,8 @@ def maximum_likelihood_step(
     flow: Flow, optimizer: torch.optim.Optimizer, x: Tensor, compiled: bool = False
 ) -> None:
     """One optimizer step of maximum likelihood of the flow on x (n, d): minimise −mean log λ(x);
-    with `compiled` (on a CPU), the loss and its gradient are a compiled graph."""
-    loss_fn = negative_log_likelihood
-    if compiled and x.device.type == "cpu":
-        loss_fn = compiled_fn(negative_log_likelihood)
+    with `compiled`, the loss and its gradient are a compiled graph."""
+    loss_fn = compiled_fn(negative_log_likelihood) if compiled else negative_log_likelihood
     loss = loss_fn(flow, x.detach())
     optimizer.zero_grad()
     loss.backward()

@@ -80,7 +80,8 @@ class Problem:
         ebm: A fresh tilted EBM of the shared architecture (E ≡ 0), on the data's device.
         iterations: The training budget.
         target: The true target; only the oracle may read it.
-        compile: Whether a method may compile its training sampler (`SuiteSettings.compile`).
+        compile: Whether a method compiles its training sampler and flow loss
+            (`SuiteSettings.compile`, on a CPU).
     """
 
     data: Tensor

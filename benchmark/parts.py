@@ -107,10 +107,10 @@ def run_ula(
     sampler: ULA, x: Tensor, steps: int, generator: torch.Generator, compiled: bool = False
 ) -> Tensor:
     """`steps` ULA steps from positions x (n, d); returns the last positions (n, d). With
-    `compiled` (on a CPU), blocks of `ULA_BLOCK` steps run as one compiled graph each: the same
-    noise, the same chains up to floating-point rounding."""
+    `compiled`, blocks of `ULA_BLOCK` steps run as one compiled graph each: the same noise, the
+    same chains up to floating-point rounding."""
     state = sampler.init(x)
-    blocks = steps // ULA_BLOCK if compiled and x.device.type == "cpu" else 0
+    blocks = steps // ULA_BLOCK if compiled else 0
     if blocks:
         moves, step_size = compiled_fn(ULA.moves), torch.tensor(sampler.step_size)
         for _ in range(blocks):

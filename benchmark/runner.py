@@ -106,7 +106,8 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     params = spec.configure(job.variant.params)
     # seeded by the method, not the variant: a method's variants share their random numbers
     generator = torch.Generator(device).manual_seed(stable_seed(job.seed, target.name, spec.name))
-    problem = Problem(data, ebm, suite.iterations, target, suite.compile)
+    # compiled graphs on a CPU only: a GPU runs these small networks eagerly
+    problem = Problem(data, ebm, suite.iterations, target, suite.compile and device.type == "cpu")
 
     times: list[tuple[int, float]] = []
     bar = tqdm(total=suite.iterations, desc=job.run_id, leave=False, mininterval=1.0, disable=None)

@@ -67,10 +67,11 @@ class SuiteSettings:
         c2st_max_dim: The C2ST runs on targets of at most this dimension (its MLP is slow above).
         energy_hidden: Width of the energy MLP; 0 for the default (64 in 2-D, 128 above).
         energy_depth: Hidden layers of the energy MLP.
-        compile: Run flowMC's training sweeps (flowMC-EBM, the oracle) as graphs compiled by
-            `torch.compile`, on a CPU: the same draws and statistics, the chains equal up to
-            floating-point rounding; each worker compiles once per target shape (tens of
-            seconds, less once inductor's on-disk cache holds the graphs).
+        compile: Run training's flowMC sweeps, blocks of ULA steps and the flow's loss as
+            graphs compiled by `torch.compile`, on a CPU (a GPU runs eagerly): the same draws
+            and statistics, the chains equal up to floating-point rounding; each worker
+            compiles once per target shape (tens of seconds, less once inductor's on-disk cache
+            holds the graphs).
     """
 
     name: str = _setting("suite", required=True, rule=(lambda v: bool(v.strip()), "non-empty"))

@@ -26,8 +26,8 @@ class FlowMC:
 
     Info holds each chain's mean acceptance over the sweep's global and local moves. A sweep draws
     the randomness of all its moves first, in the order the moves use it, then runs the moves:
-    with `compiled`, as one graph compiled by `torch.compile` for the shapes at hand (on a CPU;
-    the same draws, so the same chains up to floating-point rounding).
+    with `compiled`, as one graph compiled by `torch.compile` for the shapes at hand (the same
+    draws, so the same chains up to floating-point rounding).
     """
 
     def __init__(
@@ -59,7 +59,7 @@ class FlowMC:
         draws = [kernel.draw(state, generator) for kernel in kernels]
         for kernel in kernels:
             kernel.count(state.x.shape[0])
-        if self.compiled and state.x.device.type == "cpu":
+        if self.compiled:
             return compiled_fn(_sweep)(self, state, torch.tensor(self.local.step_size), draws)
         return _sweep(self, state, self.local.step_size, draws)
 
@@ -100,7 +100,7 @@ def fit_flow_to_chains(
 ) -> State:
     """flowMC's training phase: after each sweep, one Adam step of maximum likelihood of the flow
     on the chains' positions (and step-size adaptation), then `on_sweep(sweep, state, info)`.
-    Returns the last state. `compiled`: the flow's loss as a compiled graph (on a CPU)."""
+    Returns the last state. `compiled`: the flow's loss as a compiled graph."""
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
     for i in range(sweeps):
         state, info = sampler.step(state, generator)

@@ -76,8 +76,8 @@ class IMH:
 class ISIR:
     """Iterated sampling-importance-resampling (Samsonov et al. 2022): per chain, draw N−1 points
     from λ, keep the current state as the N-th, pick one with probability ∝ π(x)/λ(x).
-    Acceptance records whether the chain moved. A step is `draw` (the pool and the uniforms of
-    the pick) then `move` (deterministic given the draws)."""
+    Acceptance records whether the chain moved. A step is `draw` (the pool's noise and the
+    uniforms of the pick) then `move` (deterministic given the draws)."""
 
     def __init__(self, potential: Potential, proposal: NoiseProposal, pool_size: int) -> None:
         if pool_size < 2:
