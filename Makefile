@@ -8,11 +8,18 @@ PAPER_PARTS := 2d hd16 hd32 hd64 all
 PART ?=
 ARGS ?=
 
-.PHONY: install test test-all lint bench-micro bench-compare benchmark benchmark-tuned benchmark-paper
+.PHONY: install constraints test test-all lint bench-micro bench-compare benchmark benchmark-tuned \
+	benchmark-paper report reference
 
+# the tested dependency versions of constraints.txt (refresh them: make constraints)
 install:
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install -c constraints.txt -e ".[dev]"
+
+# the newest release of every dependency, in a new virtual environment: the tests run there, and
+# constraints.txt is rewritten only if they pass
+constraints:
+	TORCH_SPEC="$(TORCH_SPEC)" tools/refresh-constraints
 
 test:
 	$(PYTHON) -m pytest
@@ -30,15 +37,31 @@ bench-micro:
 bench-compare:
 	$(PYTHON) -m benchmark.bench_compare
 
+# The benchmark trains afresh into results/ (ignored by git; rerun to resume) and then says, per
+# target and method, whether this machine's numbers agree with the committed reference in reports/
+# within the seeds' spread. `make reference` regenerates a committed reference itself, `make report`
+# rebuilds its report from its records. PROFILE: quick (default), tuned, or paper/PART.
+PROFILE ?= quick
+
 benchmark:
-	$(PYTHON) -m benchmark run benchmark/configs/quick.toml --out reports/quick
+	$(PYTHON) -m benchmark run benchmark/configs/quick.toml --out results/quick $(ARGS)
+	$(PYTHON) -m benchmark compare results/quick reports/quick
 
 # every method's small learning-rate grid (and Langevin steps) on the 2-D targets and hd16, with
 # gmm40 and mog32 at the defaults; ≤ 60 minutes on 2 cores (the budget is in the config's header)
 benchmark-tuned:
-	$(PYTHON) -m benchmark run benchmark/configs/tuned.toml --out reports/tuned $(ARGS)
+	$(PYTHON) -m benchmark run benchmark/configs/tuned.toml --out results/tuned $(ARGS)
+	$(PYTHON) -m benchmark compare results/tuned reports/tuned
 
 benchmark-paper:
 	@if [ -z "$(filter $(PART),$(PAPER_PARTS))" ] || [ "$(words $(PART))" != 1 ]; then \
 		echo "usage: make benchmark-paper PART=<one of: $(PAPER_PARTS)> [ARGS=...]" >&2; exit 2; fi
-	$(PYTHON) -m benchmark run benchmark/configs/paper/$(PART).toml --out reports/paper/$(PART) $(ARGS)
+	$(PYTHON) -m benchmark run benchmark/configs/paper/$(PART).toml --out results/paper/$(PART) $(ARGS)
+	@if [ -d reports/paper/$(PART) ]; then \
+		$(PYTHON) -m benchmark compare results/paper/$(PART) reports/paper/$(PART); fi
+
+report:
+	$(PYTHON) -m benchmark report reports/$(PROFILE)
+
+reference:
+	$(PYTHON) -m benchmark run benchmark/configs/$(PROFILE).toml --out reports/$(PROFILE) --force $(ARGS)

@@ -1,4 +1,5 @@
-"""Command line: `python -m benchmark run CONFIG.toml --out DIR`, `report DIR`, `list`.
+"""Command line: `python -m benchmark run CONFIG.toml --out DIR`, `compare DIR REFERENCE`,
+`report DIR`, `list`.
 
 A user mistake exits with status 2 and one line `error: <file>: <key>: <message>` on stderr.
 """
@@ -24,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes"
     )
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per run (default 1; the numbers depend on it, not on --workers)",
+    )
     run.add_argument("--scheduler", help="address of a Dask scheduler (instead of --workers)")
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     run.add_argument("--force", action="store_true", help="redo finished runs too")
@@ -39,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a finished suite's DIR (e.g. reports/quick) whose records stand for the runs this "
         "suite shares with it, instead of training them (repeatable)",
     )
+    compare = commands.add_parser(
+        "compare",
+        help="whether DIR's numbers agree with a reference run of the same suite (e.g. "
+        "reports/quick), per target and method",
+    )
+    compare.add_argument("dir", type=Path)
+    compare.add_argument("reference", type=Path)
+    compare.add_argument("--plugin", action="append", default=[], help=argparse.SUPPRESS)
     report = commands.add_parser("report", help="(re)build DIR's tables, figures and report.md")
     report.add_argument("dir", type=Path)
     report.add_argument("--plugin", action="append", default=[], help=argparse.SUPPRESS)
@@ -74,17 +89,23 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from . import api
 
+        if args.command == "compare":
+            api.compare(args.dir, args.reference, args.plugin)
+            print(f"report: {args.dir / 'report.md'}")
+            return 0
         if args.command == "report":
             api.build_report(args.dir, args.plugin)
             print(f"report: {args.dir / 'report.md'}")
             return 0
-        if args.workers < 1:
-            raise ConfigError("--workers", "", f"must be at least 1, got {args.workers}")
+        for key in ("workers", "threads"):
+            if getattr(args, key) < 1:
+                raise ConfigError(f"--{key}", "", f"must be at least 1, got {getattr(args, key)}")
         api.check_device(args.device, "--device")
         api.run(
             api.load_suite(args.config, args.plugin),
             args.out,
             workers=args.workers,
+            threads=args.threads,
             scheduler=args.scheduler,
             device=args.device,
             force=args.force,

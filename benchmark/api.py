@@ -15,12 +15,15 @@ from typing import Any
 
 import pandas as pd
 
+from .agreement import agreement, agreement_markdown, verdicts
 from .config import SuiteConfig, config_from_dict, load_config
 from .errors import ConfigError
 from .figures import make_figures
 from .frames import Frames
+from .machine import differences
 from .report import build_report, read_dir
 from .runner import run_suite
+from .store import AGREEMENT_FILE
 from .tables import make_tables
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "load_suite",
     "check_device",
     "run",
+    "compare",
     "build_report",
     "load_frames",
     "load_runs",
@@ -93,6 +97,7 @@ def run(
     out: str | Path,
     *,
     workers: int = 1,
+    threads: int = 1,
     device: str = "cpu",
     scheduler: str | None = None,
     force: bool = False,
@@ -103,7 +108,8 @@ def run(
     """Run a suite into DIR `out`, build its report, and return its runs (`load_runs`).
 
     As `python -m benchmark run`: `workers` local processes (1: in this process, so that a
-    method registered in a notebook needs no module), or the Dask cluster at `scheduler`;
+    method registered in a notebook needs no module), or the Dask cluster at `scheduler`, each
+    run with `threads` torch threads (the same numbers whatever `workers` or `scheduler`);
     `device` a torch device; `force` redoes finished runs; `against`: reference DIRs whose
     records stand for the runs the suite shares with them (`benchmark.reference`); rerunning
     resumes. `command`: how the run was started, for the report's provenance.
@@ -112,6 +118,8 @@ def run(
     out = _path(out, "out")
     if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
         raise ConfigError("workers", "", f"must be an integer ≥ 1, got {workers!r}")
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        raise ConfigError("threads", "", f"must be an integer ≥ 1, got {threads!r}")
     if scheduler is not None and not isinstance(scheduler, str):
         raise ConfigError("scheduler", "", f"expected an address, got {scheduler!r}")
     check_device(device)
@@ -121,6 +129,7 @@ def run(
         workers=workers,
         scheduler=scheduler,
         device=device,
+        threads=threads,
         force=bool(force),
         against=_names(against, "against"),
         command=command or "benchmark.run(...) from Python",
@@ -147,3 +156,38 @@ def load_weights(out: str | Path, plugins: str | Sequence[str] = ()) -> pd.DataF
     """A finished DIR's final mode weights, as weights.csv: target, method (the variant), seed,
     mode, weight_true, weight_model, weight_negatives."""
     return load_frames(out, plugins).weights
+
+
+def _versions(records: list[dict[str, Any]]) -> dict[str, str]:
+    done = [r for r in records if r.get("status") == "ok" and "versions" in r]
+    return done[0]["versions"] if done else {}
+
+
+def compare(
+    out: str | Path, reference: str | Path, plugins: str | Sequence[str] = ()
+) -> pd.DataFrame:
+    """Whether the finished DIR `out` agrees with the finished DIR `reference` (two runs of one
+    suite, e.g. this machine's `results/quick` and the committed `reports/quick`): per target and
+    method, identical, agrees, DIFFERS or not testable (`benchmark.agreement`). Prints one line
+    each, writes `agreement.csv` (every cell) and the report's agreement section into `out`,
+    rebuilds its report, and returns the lines."""
+    out, reference = _path(out, "out"), _path(reference, "reference")
+    names = _names(plugins, "plugins")
+    here, there = read_dir(out, names), read_dir(reference, names)
+    ours, theirs = here.suite["suite"]["name"], there.suite["suite"]["name"]
+    if ours != theirs:
+        raise ConfigError(reference, "suite.name", f"is {theirs!r}, the suite of {out} {ours!r}")
+    cells = agreement(here.frames.runs, there.frames.runs)
+    if cells.empty:
+        raise ConfigError(reference, "runs", f"no finished run shared with {out}")
+    lines = verdicts(cells, here.frames.names)
+    machines = differences(_versions(there.records), _versions(here.records))
+    cells.to_csv(out / "agreement.csv", index=False)
+    section = agreement_markdown(lines, os.path.normpath(reference), machines)
+    (out / AGREEMENT_FILE).write_text("\n".join(section) + "\n")
+    build_report(out, names)
+    width = max(map(len, lines.target)), max(map(len, lines.method))
+    print(f"against {reference}: " + ("; ".join(machines) or "same processor and versions"))
+    for row in lines.itertuples():
+        print(f"  {row.target:<{width[0]}}  {row.method:<{width[1]}}  {row.verdict}: {row.detail}")
+    return lines

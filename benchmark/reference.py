@@ -8,7 +8,10 @@ iterations, data size, evaluation budget, architecture), the kind and parameters
 the two share by name, the resolved hyperparameters of every method variant both run, and the
 version of this package that computed each record (`versions.benchmark` against
 `benchmark.__version__`); the suite's seeds must be among the reference's. The first difference
-is refused, as a `ConfigError` naming its key, before anything is written.
+is refused, as a `ConfigError` naming its key, before anything is written. Records computed with
+other versions of the packages that compute numbers, or on another processor
+(`benchmark.machine`), are taken with a warning: they agree with this machine's runs only in
+distribution, which `python -m benchmark compare` tests.
 
 Taken from a reference, for every target the two share and every seed of the suite:
 - each variant only the reference ran: its record, whatever its status (a failure is a result);
@@ -31,6 +34,7 @@ from typing import Any
 from . import __version__
 from .config import SuiteConfig
 from .errors import ConfigError
+from .machine import differences, versions
 from .settings import SuiteSettings
 from .store import (
     Record,
@@ -65,11 +69,14 @@ class Taken:
 class Plan:
     """What a suite takes from its references: `resolved`, the suite as DIR/suite.json holds it;
     `taken`, run id → where its record comes from (these runs are not trained); `provenance`,
-    each reference's provenance.json (None where it has none)."""
+    each reference's provenance.json (None where it has none); `warnings`, one line per
+    reference whose taken records were computed with other package versions or on another
+    processor."""
 
     resolved: dict[str, Any]
     taken: dict[str, Taken]
     provenance: dict[str, Any]
+    warnings: tuple[str, ...] = ()
 
     def copy_into(self, runs: Path, force: bool = False) -> None:
         """Copy every taken record into `runs` with its `reference` field, except over a finished
@@ -220,15 +227,23 @@ def plan_reference(config: SuiteConfig, references: Sequence[str | Path], out: P
                     record = _read_record(path)
                     _check_record(path, record, expected)
                     candidates.setdefault(rid, []).append((record, Taken(path, label), ours))
-    taken = {}
+    taken: dict[str, Taken] = {}
+    differing: dict[str, dict[str, None]] = {}
     for rid, found in candidates.items():
-        finished = [t for record, t, _ in found if record["status"] == "ok"]
-        if finished:
-            taken[rid] = finished[0]
-        elif not found[0][2]:  # a failure stands only for a run the suite does not train itself
-            taken[rid] = found[0][1]
+        finished = [(record, t) for record, t, _ in found if record["status"] == "ok"]
+        if finished or not found[0][2]:  # a failure stands only for a run not trained here
+            record, taken[rid] = finished[0] if finished else found[0][:2]
+            seen = differences(record.get("versions", {}), versions())
+            differing.setdefault(taken[rid].reference, {}).update(dict.fromkeys(seen))
+    warnings = tuple(
+        f"{label}: records computed with {', '.join(seen)}; they agree with this machine's runs "
+        f"only in distribution (test it: python -m benchmark compare DIR {label})"
+        for label, seen in differing.items()
+        if seen
+    )
     resolved["reference"] = {"dirs": labels, "variants": only_theirs}
-    return Plan(resolved, taken, {label: _provenance(Path(label)) for label in labels})
+    provenance = {label: _provenance(Path(label)) for label in labels}
+    return Plan(resolved, taken, provenance, warnings)
 
 
 def check_reference(folder: str | Path) -> int:

@@ -18,7 +18,7 @@ from .frames import Frames, build_frames, suite_target
 from .paper import PAPER_TARGETS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
 from .selection import CRITERION, select_variants
-from .store import Record, load_records, read_suite, run_id, suite_variants
+from .store import AGREEMENT_FILE, Record, load_records, read_suite, run_id, suite_variants
 from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
 from .variants import Variant, display_name
 
@@ -153,11 +153,11 @@ def _provenance(out: Path, records: list[Record]) -> list[str]:
     if not lines and not done:
         lines.append("- none recorded (no provenance.json, no finished record)")
     if done:
-        v = done[0]["versions"]
-        lines.append(
-            f"- versions: benchmark {v['benchmark']}, torch {v['torch']}, numpy {v['numpy']}, "
-            f"Python {v['python']}"
-        )
+        v = dict(done[0]["versions"])
+        cpu = v.pop("cpu", None)
+        lines.append("- versions: " + ", ".join(f"{name} {version}" for name, version in v.items()))
+        if cpu:
+            lines.append(f"- processor: {cpu}")
     return lines
 
 
@@ -181,6 +181,11 @@ def _references(out: Path, records: list[Record], names: dict[str, str]) -> list
             "and figure."
         )
     return lines
+
+
+def _agreement(out: Path) -> list[str]:
+    path = out / AGREEMENT_FILE
+    return path.read_text().rstrip("\n").split("\n") if path.exists() else []
 
 
 def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
@@ -321,6 +326,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         "",
         *_provenance(out, records),
         *_references(out, records, names),
+        *_agreement(out),
         *against_the_paper(tuned_view(frames) if tunable else frames, suite["targets"], tunable),
         "",
         "## Tables",

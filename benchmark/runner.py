@@ -25,30 +25,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from . import __version__
 from .config import SuiteConfig, TargetConfig
 from .energy import MLPEnergy, TiltedEBM, base_std_from_data
 from .evaluate import evaluate
+from .machine import versions
 from .method import DivergenceError, Problem
 from .reference import plan_reference
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
-from .store import Record, claim, is_finished, json_ready, run_id, write_json
+from .store import AGREEMENT_FILE, Record, claim, is_finished, json_ready, run_id, write_json
 from .variants import Variant, display_name
 
-__all__ = ["Job", "stable_seed", "make_jobs", "run_job", "execute", "summary_line", "run_suite"]
+__all__ = [
+    "Job",
+    "stable_seed",
+    "make_jobs",
+    "run_job",
+    "execute",
+    "summary_line",
+    "run_suite",
+]
+
 
 _CURVE_POINTS = 200  # training-time curve thinned to at most this many points
 
 
 @dataclass(frozen=True)
 class Job:
-    """Everything a worker needs for one run (plain data, picklable)."""
+    """Everything a worker needs for one run (plain data, picklable); `threads`: the torch (and
+    BLAS) threads it computes with, None to leave them as the process has them."""
 
     run_id: str
     target: TargetConfig
@@ -172,13 +181,9 @@ def _header(job: Job) -> Record:
             "target": job.target.to_json(),
             "method": job.variant.params,
         },
-        "versions": {
-            "benchmark": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "device": _device_name(job.device),
+        "threads": job.threads,
     }
 
 
@@ -282,21 +287,25 @@ def run_suite(
     workers: int,
     scheduler: str | None = None,
     device: str = "cpu",
+    threads: int = 1,
     force: bool = False,
     against: Sequence[str | Path] = (),
     command: str | None = None,
 ) -> dict[str, int]:
     """Run every missing, failed (or, with `force`, every) job of the suite into `out`, taking
     the runs it shares with the reference DIRs `against` from their records instead
-    (`benchmark.reference`); `command`: how it was started, for the provenance (default: this
-    process's command line). Returns counts {"skipped", "ok", "failed"}, and with `against`
-    "reference": the runs taken from a reference."""
+    (`benchmark.reference`); `threads`: torch threads per run, the same whatever `workers` or
+    `scheduler`, so that the numbers are too; `command`: how it was started, for the provenance
+    (default: this process's command line). Returns counts {"skipped", "ok", "failed"}, and with
+    `against` "reference": the runs taken from a reference."""
     plan = plan_reference(config, against, out)
     with claim(out, plan.resolved):
         runs = out / "runs"
+        (out / AGREEMENT_FILE).unlink(missing_ok=True)  # the records may change: stale
+        (out / "agreement.csv").unlink(missing_ok=True)
         plan.copy_into(runs, force)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        threads = None if scheduler else max(1, (cores or 1) // workers)
+        for line in plan.warnings:
+            print(f"warning: {line}", file=sys.stderr)
         jobs = [job for job in make_jobs(config, device, threads) if job.run_id not in plan.taken]
         todo = [job for job in jobs if force or not is_finished(runs / f"{job.run_id}.json")]
         # the costliest runs (highest dimension) first, so that no worker idles at the end; then
@@ -330,7 +339,8 @@ def run_suite(
             "scheduler": scheduler,
             "device": _device_name(device),
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
-            "versions": {"benchmark": __version__, "torch": torch.__version__},
+            "threads": threads,
+            "versions": versions(),
             "against": plan.provenance,
         }
         write_json(out / "provenance.json", provenance)

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypedDict
 from .errors import ConfigError
 
 __all__ = [
+    "AGREEMENT_FILE",
     "Record",
     "Status",
     "run_id",
@@ -69,6 +70,10 @@ class Record(TypedDict, total=False):
 
 
 _LOCK = ".lock"
+
+#: The report's section on DIR's agreement with a reference (`benchmark.api.compare` writes it;
+#: a run removes it, since the records may change).
+AGREEMENT_FILE = "agreement.md"
 
 
 def run_id(target: str, method: str, seed: int) -> str:

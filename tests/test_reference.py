@@ -22,6 +22,7 @@ from benchmark import __version__, runner
 from benchmark.__main__ import main
 from benchmark.config import load_config
 from benchmark.errors import ConfigError
+from benchmark.machine import versions
 from benchmark.reference import SETTINGS_THAT_MATTER, check_reference, plan_reference
 from benchmark.settings import SuiteSettings
 from benchmark.store import claim, run_id, write_json
@@ -239,6 +240,27 @@ def test_a_mismatch_is_refused_with_one_line_before_anything_is_written(
     assert (status, trained) == (2, [])
     assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
     assert not (tmp_path / "mine").exists() and snapshot(against) == before
+
+
+def test_records_of_other_package_versions_or_another_processor_are_taken_with_a_warning(
+    plugin, reference, tmp_path, capsys
+):
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(reference, copy)
+    path = copy / "runs" / f"{run_id('four_modes', 'vera', 0)}.json"
+    record = json.loads(path.read_text())
+    record["versions"] |= {"zuko": "0.0.1", "cpu": "Other CPU (NEON)"}
+    write_json(path, record)
+    config = write(tmp_path, suite_toml('["plug_ebm"]'))
+    status, trained, _ = run_against(config, tmp_path / "mine", copy)
+    assert (status, trained) == (0, ["four_modes__plug_ebm__seed0"])
+    (warning,) = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    here = versions()
+    assert warning == (
+        f"warning: {copy}: records computed with zuko 0.0.1 (here {here['zuko']}), cpu Other CPU "
+        f"(NEON) (here {here['cpu']}); they agree with this machine's runs only in distribution "
+        f"(test it: python -m benchmark compare DIR {copy})"
+    )
 
 
 def test_the_settings_that_matter_are_every_setting_but_the_suites_identity():

@@ -1,9 +1,10 @@
 """The runner and the evaluation: known answers of the metrics on an EBM whose density is known,
-determinism, the data shared by every method, failed runs recorded, resume after a kill, the
-local process pool and the Dask path."""
+determinism, the data shared by every method, failed runs recorded, resume after a kill, and the
+same numbers in this process, a local process pool and on a Dask cluster."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -266,26 +267,39 @@ def test_resume_after_a_killed_run_keeps_finished_records(tmp_path):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, dict]:
-    """Two runs in this process: what every executor must reproduce (with one thread, as the
-    pool's workers: BLAS sums in another order with more threads)."""
+    """Two runs in this process with one thread: what every executor must reproduce bit for
+    bit, since each run computes with the same number of threads (`run_suite`'s `threads`, 1 by
+    default) whatever runs it — with more threads, BLAS would sum in another order."""
     path = write(tmp_path_factory.mktemp("ref"), tiny_toml(seeds="[0, 1]"))
     jobs = make_jobs(load_config(path), "cpu", 1)
     return {r["run_id"]: r for r in execute(jobs, workers=1)}
 
 
-def test_local_process_pool_gives_the_in_process_numbers(tmp_path, reference):
-    jobs = make_jobs(load_config(write(tmp_path, tiny_toml(seeds="[0, 1]"))), "cpu", 1)
-    records = {r["run_id"]: r for r in execute(jobs, workers=2)}
-    assert set(records) == set(reference)
-    for name, record in records.items():
-        assert untimed(record) == untimed(reference[name])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_suite_gives_the_same_numbers_with_any_number_of_workers(tmp_path, reference, workers):
+    path = write(tmp_path, tiny_toml(seeds="[0, 1]"))
+    counts = run_suite(load_config(path), tmp_path / "out", workers=workers)
+    assert counts == {"skipped": 0, "ok": 2, "failed": 0}
+    for name, expected in reference.items():
+        record = json.loads((tmp_path / "out" / "runs" / f"{name}.json").read_text())
+        assert record["threads"] == 1
+        assert untimed(record) == untimed(expected)
+
+
+def test_a_record_names_what_computed_its_numbers(reference):
+    record = next(iter(reference.values()))
+    versions = record["versions"]
+    packages = {"benchmark", "torch", "numpy", "scipy", "scikit-learn", "pandas", "zuko", "arviz"}
+    assert packages | {"python", "cpu"} == set(versions)
+    assert versions["zuko"] == importlib.metadata.version("zuko")
+    assert versions["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")
 
 
 def test_dask_cluster_gives_the_in_process_numbers(tmp_path, reference):
     distributed = pytest.importorskip("distributed")
     path = write(tmp_path, tiny_toml(seeds="[0, 1]"))
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         counts = run_suite(
             load_config(path), tmp_path / "out", workers=1, scheduler=cluster.scheduler_address
@@ -293,4 +307,5 @@ def test_dask_cluster_gives_the_in_process_numbers(tmp_path, reference):
     assert counts == {"skipped": 0, "ok": 2, "failed": 0}
     for name, expected in reference.items():
         record = json.loads((tmp_path / "out" / "runs" / f"{name}.json").read_text())
+        assert record["threads"] == 1
         assert untimed(record) == untimed(expected)

@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from tolerance import float32_tolerance
 
 from benchmark.flows import Flow
 from benchmark.samplers import (
@@ -196,7 +197,9 @@ def test_neural_transport_mala_with_identity_flow_is_mala():
     nt_potential, mala_potential = _gaussian_potential(), _gaussian_potential()
     nt = run(NeuralTransportMALA(nt_potential, flow, step_size=0.125))
     mala = run(MALA(mala_potential, step_size=0.125))
-    torch.testing.assert_close(nt, mala)
+    # the same arithmetic but for the flow's identity map (x · exp(0) + 0, log-det 0): float32
+    # rounding of 20 steps of a few dozen operations on the Gaussian's U and ∇U
+    torch.testing.assert_close(nt, mala, **float32_tolerance(20 * 30, float(mala.abs().max())))
     expected = {"energy": 21 * 512, "grad": 21 * 512}  # init + 20 steps, U and ∇U per chain
     assert vars(nt_potential.counter) == vars(mala_potential.counter) == expected
     assert torch.equal(nt, run(NeuralTransportMALA(_gaussian_potential(), flow, 0.125)))
