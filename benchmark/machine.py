@@ -48,14 +48,14 @@ def versions() -> dict[str, str]:
 
 
 def differences(theirs: dict[str, str], ours: dict[str, str]) -> list[str]:
-    """What differs between two records' `versions` but this package's own, e.g.
-    ['zuko 1.5.0 (here 1.6.0)']; an entry a record (of an older format) lacks is 'unknown'.
+    """What differs between two records' `versions`, e.g. ['zuko 1.5.0 (here 1.6.0)']; an entry
+    a record (of an older format) lacks is 'unknown'.
 
     Example:
         >>> differences({"benchmark": "1", "zuko": "1.5.0"}, {"benchmark": "1", "zuko": "1.6.0"})
         ['zuko 1.5.0 (here 1.6.0)']
     """
-    keys = [k for k in dict.fromkeys([*ours, *theirs]) if k != "benchmark"]
+    keys = list(dict.fromkeys([*ours, *theirs]))
     return [
         f"{key} {theirs.get(key, 'unknown')} (here {ours.get(key, 'unknown')})"
         for key in keys

@@ -90,6 +90,7 @@ def test_machine_differences_name_each_package_and_the_processor():
     theirs = {"benchmark": "1", "zuko": "1.5.0", "numpy": "2"}  # an older record: no cpu
     assert differences(theirs, ours) == ["zuko 1.5.0 (here 1.6.0)", "cpu unknown (here A (AVX2))"]
     assert differences(ours, ours) == []
+    assert differences({**ours, "benchmark": "0"}, ours) == ["benchmark 0 (here 1)"]
 
 
 def _dir(out: Path, tv: dict[int, float]) -> Path:
