@@ -55,11 +55,14 @@ def c2st(x: torch.Tensor, y: torch.Tensor, seed: int = 0, folds: int = 5) -> flo
     """Mean held-out accuracy over `folds` folds of a classifier telling x (n, d) from y (m, d);
     NaN when a draw is not finite."""
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or not (len(x) and len(y)):
-        raise ValueError(f"c2st needs samples (n, d) and (m, d), n, m >= 1; got "
-                         f"{tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(
+            f"c2st needs samples (n, d) and (m, d), n, m >= 1; got "
+            f"{tuple(x.shape)}, {tuple(y.shape)}"
+        )
     if folds < 2 or len(x) + len(y) < folds:
-        raise ValueError(f"c2st needs 2 <= folds <= n + m; got folds={folds} for "
-                         f"{len(x) + len(y)} draws")
+        raise ValueError(
+            f"c2st needs 2 <= folds <= n + m; got folds={folds} for {len(x) + len(y)} draws"
+        )
     a, b = x.detach().cpu().double(), y.detach().cpu().double()
     if not (a.isfinite().all() and b.isfinite().all()):
         return float("nan")
@@ -114,8 +117,9 @@ def _glorot(widths: list[int], generator: torch.Generator, dtype: torch.dtype) -
     return layers
 
 
-def _fit(data: Tensor, labels: Tensor, trains: list[Tensor], generator: torch.Generator
-         ) -> list[Tensor]:
+def _fit(
+    data: Tensor, labels: Tensor, trains: list[Tensor], generator: torch.Generator
+) -> list[Tensor]:
     """Train one MLP per fold on its rows `trains[k]`, all folds at once; returns each layer's
     weights (folds, fan_in + 1, fan_out), biases in the last row."""
     dim = data.shape[1]
@@ -150,8 +154,9 @@ class _FoldNets:
     and the padded training rows carry a leading fold dimension; `folds` names the original fold
     of each row of that dimension."""
 
-    def __init__(self, inputs: Tensor, labels: Tensor, trains: list[Tensor], init: list[Tensor]
-                 ) -> None:
+    def __init__(
+        self, inputs: Tensor, labels: Tensor, trains: list[Tensor], init: list[Tensor]
+    ) -> None:
         n_folds = len(trains)
         self.folds = list(range(n_folds))
         self.sizes = torch.tensor([len(rows) for rows in trains])
@@ -164,8 +169,12 @@ class _FoldNets:
         self.flat = torch.cat([w.flatten() for w in init]).repeat(n_folds, 1)  # (folds, params)
         self.moment, self.second = torch.zeros_like(self.flat), torch.zeros_like(self.flat)
         self.steps = [0] * n_folds  # Adam's t, per fold
-        self.penalised = torch.cat([torch.cat([torch.ones((rows - 1) * cols), torch.zeros(cols)])
-                                    for rows, cols in self.shapes]).to(inputs.dtype)
+        self.penalised = torch.cat(
+            [
+                torch.cat([torch.ones((rows - 1) * cols), torch.zeros(cols)])
+                for rows, cols in self.shapes
+            ]
+        ).to(inputs.dtype)
         self._batching()
 
     def keep(self, mask: list[bool]) -> None:
@@ -195,11 +204,19 @@ class _FoldNets:
         self.has_rows = (in_batch > 0).to(self.flat.dtype)
         self.uniform = bool(self.has_rows.all())  # then every fold has taken the same steps
         self.active = (in_batch > 0).T.tolist()  # per batch, the folds with rows in it
-        l2_grad = L2_PENALTY * self.has_rows[..., None] / in_batch[..., None].clamp(min=1) \
-            * self.penalised  # (folds, batches, params): ∇ α‖W‖² / 2 / rows
+        l2_grad = (
+            L2_PENALTY
+            * self.has_rows[..., None]
+            / in_batch[..., None].clamp(min=1)
+            * self.penalised
+        )  # (folds, batches, params): ∇ α‖W‖² / 2 / rows
         self.batches = [
-            (self.row_weight[:, j * batch : (j + 1) * batch, None], l2_grad[:, j],
-             (1 - BETA1) * self.has_rows[:, j, None], 1 - (1 - BETA2) * self.has_rows[:, j, None])
+            (
+                self.row_weight[:, j * batch : (j + 1) * batch, None],
+                l2_grad[:, j],
+                (1 - BETA1) * self.has_rows[:, j, None],
+                1 - (1 - BETA2) * self.has_rows[:, j, None],
+            )
             for j in range(self.n_batches)
         ]  # per batch: row weights, ∇ of the penalty, Adam's moment weights
         self.order = torch.arange(padded).repeat(n_folds, 1)  # the padding stays last
@@ -209,8 +226,9 @@ class _FoldNets:
             self.layers.append(self.flat[:, start : start + rows * cols].view(-1, rows, cols))
             start += rows * cols
         self.layers_t = [w[:, :-1].transpose(1, 2) for w in self.layers]  # without the biases
-        self.hidden = [torch.ones(n_folds, batch, rows, dtype=self.flat.dtype)
-                       for rows, _ in self.shapes[1:]]  # relu outputs, then a column of ones
+        self.hidden = [
+            torch.ones(n_folds, batch, rows, dtype=self.flat.dtype) for rows, _ in self.shapes[1:]
+        ]  # relu outputs, then a column of ones
 
     def epoch(self, generator: torch.Generator) -> list[float]:
         """One pass over each fold's rows in a fresh random order, in minibatches; returns each
@@ -222,11 +240,21 @@ class _FoldNets:
         weighted_labels = (labels * self.row_weight).neg_()[..., None]  # −y / rows
         (w1, w2, w3), (_, w2_t, w3_t) = self.layers, self.layers_t
         h1, h2 = self.hidden
-        h1_relu, h2_relu, h1_t, h2_t = h1[..., :-1], h2[..., :-1], h1.transpose(1, 2), \
-            h2.transpose(1, 2)
+        h1_relu, h2_relu, h1_t, h2_t = (
+            h1[..., :-1],
+            h2[..., :-1],
+            h1.transpose(1, 2),
+            h2.transpose(1, 2),
+        )
         probabilities = []
-        batches = zip(inputs.split(self.batch, 1), weighted_labels.split(self.batch, 1),
-                      self.batches, self.snapshots, self.active, strict=True)
+        batches = zip(
+            inputs.split(self.batch, 1),
+            weighted_labels.split(self.batch, 1),
+            self.batches,
+            self.snapshots,
+            self.active,
+            strict=True,
+        )
         for x, minus_y, (row_weight, l2_grad, m_weight, v_decay), snapshot, active in batches:
             z1 = torch.bmm(x, w1)
             torch.clamp(z1, min=0, out=h1_relu)
@@ -239,9 +267,14 @@ class _FoldNets:
             delta3 = torch.addcmul(minus_y, probability, row_weight)
             delta2 = _relu_backward(torch.bmm(delta3, w3_t), z2, 0)
             delta1 = _relu_backward(torch.bmm(delta2, w2_t), z1, 0)
-            grad = torch.cat([torch.bmm(x.transpose(1, 2), delta1).flatten(1),
-                              torch.bmm(h1_t, delta2).flatten(1),
-                              torch.bmm(h2_t, delta3).flatten(1)], dim=1)
+            grad = torch.cat(
+                [
+                    torch.bmm(x.transpose(1, 2), delta1).flatten(1),
+                    torch.bmm(h1_t, delta2).flatten(1),
+                    torch.bmm(h2_t, delta3).flatten(1),
+                ],
+                dim=1,
+            )
             grad.addcmul_(self.flat, l2_grad)
             self._adam(grad, m_weight, v_decay, active)
         # log loss clipped at the dtype's eps as scikit-learn does

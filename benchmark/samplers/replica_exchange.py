@@ -98,6 +98,12 @@ class ReplicaExchange:
         self.count(x.shape[0])
         return LadderState(self._evaluate(ladder))
 
+    def refresh(self, state: LadderState) -> LadderState:
+        """The same replicas with U and ∇U evaluated again (after the potential changed, e.g. a
+        training step); counts K gradients per chain."""
+        self.count(state.x.shape[0])
+        return LadderState(self._evaluate(state.ladder.x))
+
     def step(self, state: LadderState, generator: torch.Generator) -> tuple[LadderState, Info]:
         self.count(state.x.shape[0])
         return self.move(state, *self.draw(state, generator))
