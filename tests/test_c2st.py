@@ -84,14 +84,16 @@ def test_training_is_sklearns_step_for_step(monkeypatch, sizes):
             return weight[:-1].copy(), weight[-1].copy()
 
         monkeypatch.setattr(MLPClassifier, "_init_coef", init_coef)
-        monkeypatch.setattr(mlp_module, "shuffle",
-                            lambda idx, random_state, epochs=epochs: next(epochs).numpy())
+        monkeypatch.setattr(
+            mlp_module, "shuffle", lambda idx, random_state, epochs=epochs: next(epochs).numpy()
+        )
         reference = MLPClassifier(hidden_layer_sizes=(20, 20), max_iter=1000)
         reference.fit(data[rows].numpy(), labels[rows].numpy())
         monkeypatch.undo()
         assert reference.n_iter_ == len(orders[len(rows)]) < 1000  # it stopped by its rule
-        for layer, coef, intercept in zip(weights, reference.coefs_, reference.intercepts_,
-                                          strict=True):
+        for layer, coef, intercept in zip(
+            weights, reference.coefs_, reference.intercepts_, strict=True
+        ):
             np.testing.assert_allclose(layer[k, :-1].numpy(), coef, rtol=0, atol=1e-6)
             np.testing.assert_allclose(layer[k, -1].numpy(), intercept, rtol=0, atol=1e-6)
 

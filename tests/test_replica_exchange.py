@@ -102,3 +102,33 @@ def test_a_ladder_must_start_at_one_and_decrease():
     for betas in ([0.5, 0.1], [1.0, 1.0], [1.0, 0.5, 0.7], [1.0, -0.5]):
         with pytest.raises(ValueError, match="betas"):
             ReplicaExchange(potential, 1.0, torch.tensor(betas), 0.1)
+
+
+def test_the_oracle_with_replica_exchange_recovers_the_weights_at_flowmcs_cost():
+    """The oracle row with `sampler = "replica_exchange"` on two_modes: 256 chains from ρ, 40
+    iterations of `replica_exchange_steps()` steps (flowMC's cost per chain: 2 sweeps of 8 MALA
+    gradients and an i-SIR pool of 63 energies, 158 units, is 20 steps of 4 rungs); its final
+    chains hold the weights within 4 binomial standard errors."""
+    from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
+    from benchmark.method import Problem
+    from benchmark.registry import get_method, load_methods
+
+    load_methods()
+    target = make_target("two_modes")
+    data = target.sample(2000, torch.Generator().manual_seed(0))
+    ebm = TiltedEBM(MLPEnergy(2), 2, base_std_from_data(data))
+    spec = get_method("oracle")
+    params = spec.configure({"sampler": "replica_exchange", "beta_min": 0.01, "rungs": 8})
+    assert spec.configure({}).sampler == "flowmc"  # the default row is unchanged
+    chains, iterations, steps = params.batch_size, 40, params.replica_exchange_steps()
+    assert steps == round(2 * (2 * 8 + 63) / (2 * 8))
+    fitted = spec.fit(
+        Problem(data, ebm, iterations, target),
+        params,
+        torch.Generator().manual_seed(1),
+        lambda i: None,
+    )
+    assert fitted.counter.grad == 8 * chains * (1 + iterations * steps)
+    weights = torch.bincount(target.assign_modes(fitted.start), minlength=2).double() / chains
+    truth = torch.tensor([1 / 3, 2 / 3], dtype=torch.float64)
+    assert (weights - truth).abs().max() <= 4 * math.sqrt(2 / 9 / chains)

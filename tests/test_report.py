@@ -199,13 +199,18 @@ def test_a_swept_suite_draws_one_sensitivity_figure_per_hyperparameter(tmp_path)
         assert (out / "figures" / f"sensitivity_{name}.pdf").read_bytes().startswith(b"%PDF")
         assert f"(figures/sensitivity_{name}.png)" in report
         assert f"Sensitivity to `{name}`" in report
-    assert "Sensitivity to `lr`: per target (columns), each headline metric (rows) against the " \
+    assert (
+        "Sensitivity to `lr`: per target (columns), each headline metric (rows) against the "
         "value of `lr` (log axis)" in report
+    )
     # against the paper: each method at its chosen variant, under its own name
     assert "each method's cell is the variant the tuned view selects" in report
     section = report.split("### Table 3: extended 2-D example — suite target `four_modes`")[1]
-    rows = [[c.strip() for c in line.split("|")[1:4]]
-            for line in section.split("###")[0].splitlines() if line.startswith("| flowMC")]
+    rows = [
+        [c.strip() for c in line.split("|")[1:4]]
+        for line in section.split("###")[0].splitlines()
+        if line.startswith("| flowMC")
+    ]
     assert ["flowMC-EBM", "E_θ vs p★", "4.29e-4"] in rows  # fmt: skip
     # the other figures show each method at its chosen variant: Fig. 1 finds flowMC-EBM and
     # ULA-EBM through their variants

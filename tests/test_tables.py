@@ -165,7 +165,7 @@ def test_a_variant_missing_on_a_target_is_not_run_not_nan():
     records = [ok_record("four_modes", "a", 0), ok_record("four_modes", "b", 0)]
     records.append(ok_record("eight_gaussians", "a", 0))
     tables = {t.name: t for t in make_tables(runs_frame(records), {"a": "A", "b": "B"})}
-    (_, display), = tables["table3c_mw_mse_model"].sections
+    ((_, display),) = tables["table3c_mw_mse_model"].sections
     assert display.loc["B", "eight_gaussians"] == "not run"
     assert display.loc["B", "four_modes"].startswith("0 (1 seed")
 
