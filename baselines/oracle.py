@@ -5,12 +5,16 @@ sampler, so it separates sampler error from training error (our addition, not fr
 The sampler is flowMC-EBM's (`benchmark.parts.build_flowmc`), run for as many sweeps as
 flowMC-EBM would run in the same budget (`sweeps` per iteration) so that its cost is counted; the
 flow takes one maximum-likelihood step on the chains after each sweep (flowMC's training phase).
-`lr` and `energy_l2` are unused: nothing is trained but the flow.
+With `sampler = "replica_exchange"` it is instead replica exchange on p★ (`rungs` tempered copies
+down to `beta_min`, MALA on every rung; no flow), run from ρ for the cost per chain of flowMC's
+sweeps in each iteration, its step sizes adapted meanwhile: how much of a mixing gap tempering
+closes on the true energy. `lr` and `energy_l2` are unused: nothing is trained but the flow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -24,10 +28,19 @@ from benchmark.method import (
     Progress,
     RecentDraws,
     checkpoint_iterations,
+    require,
 )
-from benchmark.parts import FlowMCParams, build_flowmc, make_flow
+from benchmark.parts import FlowMCParams, LangevinParams, build_flowmc, make_flow, make_noise
 from benchmark.registry import register_method
-from benchmark.samplers import Info, Potential, State, fit_flow_to_chains
+from benchmark.samplers import (
+    GRAD_COST,
+    Info,
+    Potential,
+    ReplicaExchange,
+    State,
+    fit_flow_to_chains,
+    geometric_ladder,
+)
 from benchmark.targets import Target
 
 __all__ = ["OracleParams", "TrueEnergy", "fit"]
@@ -62,7 +75,37 @@ class TrueEnergy(nn.Module):
 
 @dataclass(frozen=True)
 class OracleParams(FlowMCParams):
-    """The flowMC sampler's hyperparameters (`FlowMCParams`); `batch_size` chains."""
+    """The flowMC sampler's hyperparameters (`FlowMCParams`); `batch_size` chains; and
+
+    Attributes:
+        sampler: "flowmc" (default) or "replica_exchange" (`step_size` and `target_accept` are
+            then its MALA's, the flow's settings unused).
+        rungs: Replica exchange's tempered copies K.
+        beta_min: Its hottest β (a geometric ladder from 1).
+    """
+
+    sampler: Literal["flowmc", "replica_exchange"] = "flowmc"
+    rungs: int = 4
+    beta_min: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.sampler in ("flowmc", "replica_exchange"),
+            "sampler",
+            self.sampler,
+            "'flowmc' or 'replica_exchange'",
+        )
+        require(self.rungs >= 2, "rungs", self.rungs, "must be at least 2")
+        require(0 < self.beta_min < 1, "beta_min", self.beta_min, "must be in (0, 1)")
+
+    def replica_exchange_steps(self) -> int:
+        """Replica-exchange steps per iteration costing what flowMC's `sweeps` cost per chain:
+        a sweep is `local_steps` gradients and the global move's energies (pool − 1 for i-SIR,
+        1 for IMH); a step is K gradients."""
+        global_cost = self.pool_size - 1 if self.global_move == "isir" else 1
+        sweep = GRAD_COST * self.local_steps + global_cost
+        return max(1, round(self.sweeps * sweep / (GRAD_COST * self.rungs)))
 
 
 @register_method(
@@ -74,12 +117,15 @@ class OracleParams(FlowMCParams):
 def fit(
     problem: Problem, params: OracleParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
-    """Run flowMC on p★ from the flow's base for the budget, fitting the flow to the chains."""
+    """Run flowMC on p★ from the flow's base for the budget, fitting the flow to the chains (or
+    replica exchange from ρ, with `sampler = "replica_exchange"`)."""
     base_std = float(problem.ebm.base_std)
     ebm = TiltedEBM(TrueEnergy(problem.target, base_std), problem.ebm.dim, base_std)
     ebm = ebm.to(problem.data.device)
-    flow = make_flow(problem, params)
     potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    if params.sampler == "replica_exchange":
+        return _replica_exchange(problem, params, ebm, potential, generator, progress)
+    flow = make_flow(problem, params)
     sampler = build_flowmc(potential, flow, params, compiled=problem.compile)
     keep = checkpoint_iterations(problem.iterations, params.checkpoints)
     checkpoints = []
@@ -115,4 +161,42 @@ def fit(
         checkpoints=checkpoints,
         counter=potential.counter,
         proposal=flow,
+    )
+
+
+def _replica_exchange(
+    problem: Problem,
+    params: OracleParams,
+    ebm: TiltedEBM,
+    potential: Potential,
+    generator: torch.Generator,
+    progress: Progress,
+) -> FittedModel:
+    """Replica exchange on p★ from ρ, `replica_exchange_steps()` steps per iteration."""
+    betas = geometric_ladder(params.rungs, params.beta_min)
+    sampler = ReplicaExchange(
+        potential, ebm.base_std, betas, params.step_size, params.target_accept
+    )
+    noise = make_noise(problem, LangevinParams(noise="gaussian"))  # ρ
+    state = sampler.init(noise(params.batch_size, generator))
+    keep = checkpoint_iterations(problem.iterations, params.checkpoints)
+    checkpoints = []
+    recent = RecentDraws()
+    for iteration in range(1, problem.iterations + 1):
+        for _ in range(params.replica_exchange_steps()):
+            state, info = sampler.step(state, generator)
+            sampler.adapt(info)
+        recent.add(state.x)
+        if iteration in keep:
+            energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
+            checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone()))
+        progress(iteration)
+    return FittedModel(
+        ebm=ebm,
+        negatives=recent.tensor(),
+        initial=noise(VIEW_DRAWS, generator),
+        sampler=sampler,
+        start=state.x,
+        checkpoints=checkpoints,
+        counter=potential.counter,
     )

@@ -173,10 +173,15 @@ def maximum_likelihood(
     progress: Progress,
     negatives: Callable[[int], Tensor],
     after_step: Callable[[Tensor], None] | None = None,
+    weights: Callable[[], Tensor] | None = None,
 ) -> Training:
     """The shared training loop: per iteration, a data batch, `negatives(iteration)` (n, d) from
     the method, one Adam step on mean E(x⁺) − mean E(x⁻) (+ α(E⁺² + E⁻²)), then `after_step`
-    (e.g. a flow update on the negatives). Raises `DivergenceError` on non-finite values."""
+    (e.g. a flow update on the negatives). Raises `DivergenceError` on non-finite values.
+
+    With `weights`, a method's normalised weights of its negatives (n,) (e.g. Jarzynski's): the
+    negative phase is Σ w E(x⁻) instead of the mean, and the negatives kept (checkpoints, the
+    last draws) are a weighted resample of them; without, nothing changes."""
     ebm, data = problem.ebm, problem.data
     optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr, fused=True)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=problem.iterations)
@@ -197,7 +202,12 @@ def maximum_likelihood(
             and torch.isfinite(e_neg).all()
         ):
             raise DivergenceError(f"non-finite energies or negatives at iteration {iteration}")
-        loss = e_pos.mean() - e_neg.mean()
+        if weights is None:
+            loss = e_pos.mean() - e_neg.mean()
+        else:
+            w = weights()
+            loss = e_pos.mean() - (w * e_neg).sum()
+            x_neg = x_neg[torch.multinomial(w, len(w), replacement=True, generator=generator)]
         if params.energy_l2:  # skipped at 0: the same loss and gradients, fewer operations
             loss = loss + params.energy_l2 * (e_pos**2 + e_neg**2).mean()
         optimizer.zero_grad()

@@ -19,6 +19,7 @@ from .flowmc import FlowMC, Phase, fit_flow_to_chains
 from .independent import IMH, ISIR, NoiseProposal, Proposal
 from .langevin import MALA, ULA
 from .neural_transport import NeuralTransportMALA
+from .replica_exchange import LadderState, ReplicaExchange, geometric_ladder, swap_log_acceptance
 
 __all__ = [
     "GRAD_COST",
@@ -27,17 +28,21 @@ __all__ = [
     "IMH",
     "ISIR",
     "Info",
+    "LadderState",
     "MALA",
     "NeuralTransportMALA",
     "NoiseProposal",
     "Phase",
     "Potential",
     "Proposal",
+    "ReplicaExchange",
     "Sampler",
     "State",
     "ULA",
     "fit_flow_to_chains",
+    "geometric_ladder",
     "run_for_cost",
     "sample_chains",
     "select",
+    "swap_log_acceptance",
 ]
