@@ -21,6 +21,7 @@ __all__ = ["COMPUTING_PACKAGES", "cpu_model", "versions", "differences"]
 #: The packages whose code computes a number of a record (their versions are in every record).
 COMPUTING_PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "pandas", "zuko", "arviz")
 
+
 def cpu_model() -> str:
     """The processor's model name (from /proc/cpuinfo where there is one) and the instruction
     set torch's kernels use on it, e.g. 'AMD EPYC (AVX2)'."""
