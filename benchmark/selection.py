@@ -27,7 +27,7 @@ NORMALISER = "log_z"
 
 
 def _refusals(runs_of: pd.DataFrame) -> list[str]:
-    """"seed s: reason" for each finished seed whose normaliser was not estimable."""
+    """ "seed s: reason" for each finished seed whose normaliser was not estimable."""
     column = f"{NORMALISER}{NE_SUFFIX}"
     if column not in runs_of:
         return []
