@@ -1,17 +1,17 @@
 """Mode weights, normalising constant and far mass of an unnormalised density p̃ (e.g. an EBM) over
 the whole space, and its log-density error to the target.
 
-In 2-D, midpoint quadrature over a box that covers given points (the tilt's high-probability
-region, the method's own draws) and the target's box, grown while its edge cells carry mass, then
-refined on the part of the box that holds the mass; the mass left on the edge is reported. In
-higher dimension, self-normalised importance sampling from a proposal with an exact density (the
-defensive mixture of `proposal.py`), with its effective sample size (ESS) and the Pareto k̂ of its
-weights (Vehtari et al. 2024, through ArviZ's PSIS).
+In 2-D, adaptive quadrature (`quadrature.py`) over a box that covers given points (the tilt's
+high-probability region, the method's own draws), the target's box and the mass a wide scan over
+8 times that box finds, grown while its edge cells carry mass; its error estimate is log Z's
+standard error. In higher dimension, self-normalised importance sampling from a proposal with an
+exact density (the defensive mixture of `proposal.py`), with its effective sample size (ESS) and
+the Pareto k̂ of its weights (Vehtari et al. 2024, through ArviZ's PSIS).
 
 An estimate is *not estimable* — a reason instead of a number — when its ESS is below
 max(100, 1 % of the draws), when k̂ > 0.7 (the weights' tail is so heavy that the estimate and its
-standard error cannot be trusted, however large the ESS looks), or when the quadrature box kept
-more than 1e-4 of the mass on its edge.
+standard error cannot be trusted, however large the ESS looks), when the quadrature box kept
+more than 1e-4 of the mass on its edge, or when its error estimate stayed above `QUAD_TOL`.
 """
 
 from __future__ import annotations
@@ -123,10 +123,10 @@ def _midpoints(lo: Tensor, hi: Tensor, cells: int) -> tuple[Tensor, float]:
 
 def _grow(
     log_density: LogDensity, lo: Tensor, hi: Tensor, cells: int, device: torch.device
-) -> tuple[Tensor, Tensor, Tensor, float]:
+) -> tuple[Tensor, Tensor, float]:
     """Enlarge [lo, hi] (by half its width on each heavy side) until the outermost coarse cells
-    hold at most `_EDGE_TOL` of the mass, at most `_GROWTH` times. Returns lo, hi, the coarse
-    cells' log masses (cells, cells) and the edge mass fraction."""
+    hold at most `_EDGE_TOL` of the mass, at most `_GROWTH` times. Returns lo, hi and the edge
+    mass fraction."""
     for attempt in range(_GROWTH + 1):
         points, area = _midpoints(lo, hi, cells)
         log_mass = _evaluate(log_density, points.to(device)).double().cpu() + math.log(area)
@@ -135,7 +135,7 @@ def _grow(
         sides = np.array([mass[0].sum(), mass[:, 0].sum(), mass[-1].sum(), mass[:, -1].sum()])
         edge = float(mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum())
         if not math.isfinite(edge) or edge <= _EDGE_TOL or attempt == _GROWTH:
-            return lo, hi, log_mass, edge
+            return lo, hi, edge
         heavy = torch.from_numpy(sides > _EDGE_TOL / 4)  # low x, low y, high x, high y
         width = hi - lo
         lo = lo - torch.where(heavy[:2], width / 2, 0.0)
@@ -191,7 +191,7 @@ def grid_weights(
     margin = 0.1 * (hi - lo)
     device = torch.device(device)
     lo, hi = _wide_scan(log_density, lo - margin, hi + margin, cells, device)
-    lo, hi, _, edge = _grow(log_density, lo, hi, cells, device)
+    lo, hi, edge = _grow(log_density, lo, hi, cells, device)
     quad = adaptive_quadrature(log_density, lo, hi, cells, finite, tol, budget, device)
     log_z, w = _normalised(torch.from_numpy(quad.log_mass))
     if not math.isfinite(log_z):
