@@ -3,12 +3,13 @@
 
 The box is tiled by square-grid cells (leaves). A leaf's mass is the midpoint rule on its four
 children; its error estimate is how far that is from the midpoint rule on the leaf itself (a
-conservative one: for a smooth integrand the finer rule's error is about a third of it). Leaves
-are split, largest error first, until the errors sum to at most `tol` of the mass or the budget
-of density evaluations is spent. A peak narrower than a leaf falls between its sample points and
-looks like nothing; the method's own draws (`probes`) expose it: where p̃ at a probe times the
-leaf's area exceeds twice the leaf's mass, that excess is the leaf's error, so the leaf is split
-toward the probe until the peak is resolved — or the budget runs out and the estimate says so.
+conservative one: for a smooth integrand the finer rule's error is about a third of it). Each
+round splits the leaves holding half the error, largest first, until the errors sum to at most
+`tol` of the mass, the budget of density evaluations is spent or `_ROUNDS` rounds have run. A
+peak narrower than a leaf falls between its sample points and looks like nothing; the method's
+own draws (`probes`) expose it: where p̃ at a probe times the leaf's area exceeds twice the
+leaf's mass, that excess is the leaf's error, so the leaf is split toward the probe until the
+peak is resolved — or the budget runs out and the estimate says so.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ LogDensity = Callable[[Tensor], Tensor]
 _CHUNK = 2**16
 _SPIKE_RATIO = 2.0  # a probe's p̃ · area above this many times its leaf's mass: a hidden peak
 _MAX_LEVEL = 24  # splits of a first-grid cell, at most (a width of 2⁻²⁴ of it)
+_ROUNDS = 64  # rounds of splitting, at most (each costs a pass over the leaves)
 _CHILDREN = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # corners, in half-widths
 
 
@@ -87,7 +89,7 @@ def adaptive_quadrature(
     probe_x = probe_x[inside]
     probe_log = _evaluate(log_density, probe_x, device) if len(probe_x) else np.zeros(0)
     spent += len(probe_x)
-    while True:
+    for round_ in range(_ROUNDS + 1):
         fine = logsumexp(kids, axis=1)
         log_total = float(logsumexp(fine))
         if not math.isfinite(log_total):
@@ -109,7 +111,7 @@ def adaptive_quadrature(
         afford = max(0, budget - spent) // 20  # a split: 4 new midpoints and 16 children
         split = order[: min(wanted, afford)]
         split = split[level[split] < _MAX_LEVEL]
-        if converged or not len(split):
+        if converged or not len(split) or round_ == _ROUNDS:
             break
         half = width[split] / 2
         new_corner = (corner[split][:, None, :] + _CHILDREN[None] * half[:, None, :]).reshape(-1, 2)
