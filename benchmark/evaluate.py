@@ -7,8 +7,10 @@ EBM's over the whole space; mixing by fresh chains of the method's own sampler, 
 (`EvalCounter.cost`: an energy evaluation 1 unit, a gradient evaluation 2), a warm-up discarded.
 
 Where the EBM's weights cannot be trusted (importance-sampling ESS below max(100, 1 % of the
-draws) or Pareto k̂ above 0.7, or a quadrature box that could not hold the mass), every metric
-that depends on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why.
+draws) or Pareto k̂ above 0.7, a quadrature box that could not hold the mass or whose error
+estimate stayed above its tolerance, an annealed estimate of log Z above the first beyond their
+combined error, or a held-out log-likelihood above the truth's own), every metric that depends
+on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why.
 """
 
 from __future__ import annotations
@@ -29,16 +31,20 @@ from .method import DivergenceError, FittedModel
 from .metrics import (
     CORE_LEVEL,
     DensityWeights,
+    above_truth,
+    annealed_log_z,
     c2st,
     core_switches,
     defensive_proposal,
+    disagreement,
     draw_importance,
     ess,
     far_fraction,
     grid_weights,
-    heldout_log_likelihood,
+    held_out,
     importance_weights,
     log_density_error,
+    min_ess,
     rhat,
     sample_weights,
     weight_max_error,
@@ -59,8 +65,9 @@ _IMPORTANCE = 2**16  # importance draws for the EBM's weights (above 2-D)
 _FIT_POINTS = 2048  # sampler draws and negatives, each, that the proposal's Gaussians are fit to
 _TILT_COVER = 6.0  # the 2-D quadrature box covers the tilt ρ to ±6σ on each axis
 _DENSITY_GRID = 128  # resolution of the stored 2-D density (for the figures)
-_GRID = (256, 512)  # 2-D quadrature: cells per axis of the covering and of the refined grid
-_CHECKPOINT_GRID = (64, 128)  # cheaper quadrature for the checkpoints
+_GRID = (256, 2**21)  # 2-D quadrature: first grid's cells per axis, evaluations at most
+_CHECKPOINT_GRID = (64, 2**17)  # cheaper quadrature for the checkpoints
+_AIS = (1024, 100)  # annealed importance sampling: particles, temperatures
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
 
 #: Metrics computed from the EBM's estimated weights or log Z (NaN when those are not estimable).
@@ -139,8 +146,8 @@ def _estimator(
         cover = torch.cat([draws, negatives, fitted.initial.detach().cpu(), tilt])
 
         def by_quadrature(log_density: Callable[[Tensor], Tensor], cheap: bool) -> DensityWeights:
-            coarse, fine = _CHECKPOINT_GRID if cheap else _GRID
-            return grid_weights(log_density, target, cover, fine, coarse, device)
+            cells, budget = _CHECKPOINT_GRID if cheap else _GRID
+            return grid_weights(log_density, target, cover, cells, budget, device)
 
         return by_quadrature
     seen = torch.cat([_spaced(draws, _FIT_POINTS), _spaced(negatives, _FIT_POINTS)])
@@ -324,7 +331,27 @@ def evaluate(
     }
     exact = target.sample(settings.n_data, generator)
     metrics["logdens_err"] = log_density_error(ebm.log_unnormalised, found.log_z, target, exact)
-    metrics["heldout_loglik"] = heldout_log_likelihood(ebm.log_unnormalised, found.log_z, exact)
+    with torch.no_grad():
+        heldout = held_out(ebm.log_unnormalised(exact), found.log_z, target.log_prob(exact))
+    metrics["heldout_loglik"] = heldout.loglik
+    metrics["heldout_loglik_truth"] = heldout.truth
+    metrics["heldout_loglik_truth_stderr"] = heldout.truth_stderr
+    metrics["log_z_stderr"] = found.log_z_stderr
+    particles, temperatures = _AIS
+    annealed = annealed_log_z(
+        ebm.potential_and_grad, float(ebm.base_std), target.dim, particles, temperatures, generator
+    )
+    metrics["log_z_ais"] = annealed.log_z
+    metrics["log_z_ais_stderr"] = annealed.log_z_stderr
+    metrics["ais_ess"] = annealed.ess
+    primary = "quadrature" if target.dim == 2 else "IS"
+    reason = found.not_estimable
+    if reason is None and annealed.ess >= min_ess(particles):
+        reason = disagreement(
+            primary, found.log_z, found.log_z_stderr, "AIS", annealed.log_z, annealed.log_z_stderr
+        )
+    if reason is None:
+        reason = above_truth(heldout, found.log_z_stderr)
     metrics.update(mixing)
     pick = torch.randperm(len(flat), generator=torch.Generator().manual_seed(0))
     n = min(settings.n_c2st, len(flat), len(exact))
@@ -347,10 +374,10 @@ def evaluate(
                 (stacked.max(0).values - stacked.min(0).values).max()
             )
     stderr = found.stderr.cpu()
-    if found.not_estimable is not None:
+    if reason is not None:
         for key in MODEL_METRICS:
             metrics[key] = math.nan
-            not_estimable[key] = found.not_estimable
+            not_estimable[key] = reason
         w_model, stderr = w_model * math.nan, stderr * math.nan
     curves: dict[str, Any] = {"checkpoints": checkpoints, "rhat_time": rhat_curve}
     if target.dim == 2:

@@ -211,7 +211,9 @@ _TUNED = (
     "Per target and method, the variant of its hyperparameter grid whose EBM gives held-out "
     "target draws the highest mean log-likelihood (`heldout_loglik`, draws never used in "
     "training) — a choice a practitioner could make without p★; variants failing on a seed come "
-    "last (`benchmark/selection.py`). Beside it, its headline errors; every variant stays in "
+    "last, and a variant whose normaliser log Z was not estimable on some seed is excluded (the "
+    "last column names it and why: a missed mass raises the held-out likelihood) "
+    "(`benchmark/selection.py`). Beside it, its headline errors; every variant stays in "
     "`results.csv` and the tables above. The ranks compare the chosen variants of a target. "
     + RANKING
 )
@@ -230,15 +232,20 @@ def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     for row in chosen.itertuples():
         cells = headline[(headline.target == row.target) & (headline.variant == row.variant)]
         by_metric = {r.metric: format_cell(r) for _, r in cells.iterrows()}
+        none = "— (every variant excluded)"
         rows.append(
             {
                 "target": row.target,
-                "method": names.get(row.variant, row.variant),
+                "method": names.get(row.variant, row.variant) if row.variant else none,
                 "of": str(row.n_variants),
-                "held-out log-lik.": by_metric["heldout_loglik"],
+                "held-out log-lik.": by_metric.get("heldout_loglik", "—"),
                 "seeds": f"{row.n_estimable} of {row.n_seeds}",
-                "mode-weight TV": by_metric["mw_tv_model"],
-                "log-density err": by_metric["logdens_err"],
+                "mode-weight TV": by_metric.get("mw_tv_model", "—"),
+                "log-density err": by_metric.get("logdens_err", "—"),
+                "excluded (normaliser n/e)": "; ".join(
+                    f"{names.get(v, v)} ({why})" for v, why in row.excluded
+                )
+                or "none",
             }
         )
     return pd.DataFrame(rows)

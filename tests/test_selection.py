@@ -50,3 +50,25 @@ def test_nothing_estimable_still_names_a_variant_without_a_number():
     frame = runs([("x", 0, "failed", np.nan, np.nan), ("y", 0, "failed", np.nan, np.nan)])
     (row,) = select_variants(frame).to_dict("records")
     assert row["variant"] == "x" and np.isnan(row["criterion_mean"]) and row["n_estimable"] == 0
+
+
+def test_a_variant_whose_normaliser_was_refused_on_a_seed_is_never_picked():
+    # "inflated" has the higher held-out likelihood on seed 0 — what a log Z that misses mass
+    # gives — and its log Z was not estimable on seed 1: excluded, with the reason.
+    frame = runs(
+        [
+            ("inflated", 0, "ok", 5.0, 0.0),
+            ("inflated", 1, "ok", np.nan, 0.0),
+            ("honest", 0, "ok", -1.2, 0.0),
+            ("honest", 1, "ok", -1.3, 0.0),
+        ]
+    ).assign(log_z_ne=[None, "normalisers disagree", None, None])
+    (row,) = select_variants(frame).to_dict("records")
+    assert row["variant"] == "honest" and row["n_variants"] == 2
+    assert row["excluded"] == (("inflated", "seed 1: normalisers disagree"),)
+
+
+def test_every_variant_refused_selects_none():
+    frame = runs([("x", 0, "ok", np.nan, 0.0)]).assign(log_z_ne=["IS ESS 3 < 100"])
+    (row,) = select_variants(frame).to_dict("records")
+    assert row["variant"] is None and np.isnan(row["criterion_mean"]) and row["n_seeds"] == 0

@@ -1,5 +1,6 @@
 """Metrics: pure functions of samples, densities and chains (SPEC §4)."""
 
+from .annealing import Annealed, annealed_log_z
 from .c2st import c2st
 from .density import (
     FAR_LEVEL,
@@ -16,6 +17,7 @@ from .density import (
     pareto_khat,
 )
 from .diagnostics import CORE_LEVEL, core_switches, ess, rhat
+from .normaliser import HeldOut, above_truth, disagreement, held_out
 from .proposal import DefensiveMixture, DiagonalGaussians, defensive_proposal, fitted_gaussians
 from .weights import (
     sample_weights,
@@ -26,7 +28,13 @@ from .weights import (
 )
 
 __all__ = [
+    "Annealed",
     "CORE_LEVEL",
+    "HeldOut",
+    "above_truth",
+    "annealed_log_z",
+    "disagreement",
+    "held_out",
     "FAR_LEVEL",
     "MAX_KHAT",
     "DefensiveMixture",

@@ -1,17 +1,17 @@
 """Mode weights, normalising constant and far mass of an unnormalised density p̃ (e.g. an EBM) over
 the whole space, and its log-density error to the target.
 
-In 2-D, midpoint quadrature over a box that covers given points (the tilt's high-probability
-region, the method's own draws) and the target's box, grown while its edge cells carry mass, then
-refined on the part of the box that holds the mass; the mass left on the edge is reported. In
-higher dimension, self-normalised importance sampling from a proposal with an exact density (the
-defensive mixture of `proposal.py`), with its effective sample size (ESS) and the Pareto k̂ of its
-weights (Vehtari et al. 2024, through ArviZ's PSIS).
+In 2-D, adaptive quadrature (`quadrature.py`) over a box that covers given points (the tilt's
+high-probability region, the method's own draws), the target's box and the mass a wide scan over
+8 times that box finds, grown while its edge cells carry mass; its error estimate is log Z's
+standard error. In higher dimension, self-normalised importance sampling from a proposal with an
+exact density (the defensive mixture of `proposal.py`), with its effective sample size (ESS) and
+the Pareto k̂ of its weights (Vehtari et al. 2024, through ArviZ's PSIS).
 
 An estimate is *not estimable* — a reason instead of a number — when its ESS is below
 max(100, 1 % of the draws), when k̂ > 0.7 (the weights' tail is so heavy that the estimate and its
-standard error cannot be trusted, however large the ESS looks), or when the quadrature box kept
-more than 1e-4 of the mass on its edge.
+standard error cannot be trusted, however large the ESS looks), when the quadrature box kept
+more than 1e-4 of the mass on its edge, or when its error estimate stayed above `QUAD_TOL`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ with warnings.catch_warnings():
 
 from ..samplers import Proposal
 from ..targets import Target
+from .quadrature import adaptive_quadrature
 
 __all__ = [
     "FAR_LEVEL",
@@ -54,7 +55,9 @@ _CHUNK = 2**16
 _GROWTH = 8  # at most this many enlargements of the box
 _EDGE_TOL = 1e-6  # grow while the edge cells hold more than this fraction of the mass
 _EDGE_MAX = 1e-4  # not estimable when the edge still holds more than this
-_ZOOM_DROP = 1e-7  # the refined box holds every coarse cell but the lightest, totalling this
+_WIDE = 8.0  # the wide scan covers this many times the box's width
+_QUAD_BUDGET = 2**21  # density evaluations the adaptive quadrature may spend
+QUAD_TOL = 1e-3  # the quadrature refines until its error estimate is at most this of the mass
 MAX_KHAT = 0.7  # importance weights with a larger Pareto k̂ are not trusted (Vehtari et al. 2024)
 
 
@@ -63,7 +66,8 @@ class DensityWeights(NamedTuple):
 
     Attributes:
         weights: Mass in each mode region, (n_modes,).
-        stderr: Their standard errors (delta method; zeros for quadrature), (n_modes,).
+        stderr: Their standard errors (importance sampling: delta method; quadrature: its
+            error estimate), (n_modes,).
         log_z: log of the normalising constant.
         mass_far: Mass outside every component's `FAR_LEVEL` region.
         ess: Importance-sampling ESS (None for quadrature).
@@ -71,6 +75,8 @@ class DensityWeights(NamedTuple):
         draws: Importance draws, or quadrature points.
         edge_mass: Mass in the outermost cells of the quadrature box (None for importance).
         not_estimable: Why the estimate cannot be trusted, or None.
+        log_z_stderr: Standard error of log Z (importance sampling: delta method, √(1/ESS −
+            1/n); quadrature: its relative error estimate).
     """
 
     weights: Tensor
@@ -82,6 +88,7 @@ class DensityWeights(NamedTuple):
     draws: int
     edge_mass: float | None
     not_estimable: str | None
+    log_z_stderr: float = math.nan
 
 
 def min_ess(draws: int) -> float:
@@ -116,10 +123,10 @@ def _midpoints(lo: Tensor, hi: Tensor, cells: int) -> tuple[Tensor, float]:
 
 def _grow(
     log_density: LogDensity, lo: Tensor, hi: Tensor, cells: int, device: torch.device
-) -> tuple[Tensor, Tensor, Tensor, float]:
+) -> tuple[Tensor, Tensor, float]:
     """Enlarge [lo, hi] (by half its width on each heavy side) until the outermost coarse cells
-    hold at most `_EDGE_TOL` of the mass, at most `_GROWTH` times. Returns lo, hi, the coarse
-    cells' log masses (cells, cells) and the edge mass fraction."""
+    hold at most `_EDGE_TOL` of the mass, at most `_GROWTH` times. Returns lo, hi and the edge
+    mass fraction."""
     for attempt in range(_GROWTH + 1):
         points, area = _midpoints(lo, hi, cells)
         log_mass = _evaluate(log_density, points.to(device)).double().cpu() + math.log(area)
@@ -128,7 +135,7 @@ def _grow(
         sides = np.array([mass[0].sum(), mass[:, 0].sum(), mass[-1].sum(), mass[:, -1].sum()])
         edge = float(mass[0].sum() + mass[-1].sum() + mass[1:-1, 0].sum() + mass[1:-1, -1].sum())
         if not math.isfinite(edge) or edge <= _EDGE_TOL or attempt == _GROWTH:
-            return lo, hi, log_mass, edge
+            return lo, hi, edge
         heavy = torch.from_numpy(sides > _EDGE_TOL / 4)  # low x, low y, high x, high y
         width = hi - lo
         lo = lo - torch.where(heavy[:2], width / 2, 0.0)
@@ -136,21 +143,43 @@ def _grow(
     raise AssertionError("unreachable: the last attempt returns")
 
 
+def _wide_scan(
+    log_density: LogDensity, lo: Tensor, hi: Tensor, cells: int, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """[lo, hi] enlarged to every cell of a cells² grid over a box `_WIDE` times as wide (same
+    centre) that holds more than `_EDGE_TOL` of that grid's mass: mass far outside the box that
+    no draw has visited."""
+    centre, half = (lo + hi) / 2, _WIDE * (hi - lo) / 2
+    points, area = _midpoints(centre - half, centre + half, cells)
+    log_mass = _evaluate(log_density, points.to(device)).double().cpu() + math.log(area)
+    log_total, mass = _normalised(log_mass)
+    if not math.isfinite(log_total):
+        return lo, hi
+    heavy = points[torch.from_numpy(mass > _EDGE_TOL)]
+    cell = (2 * half / cells).float()
+    return torch.minimum(lo, (heavy - cell).min(0).values), torch.maximum(
+        hi, (heavy + cell).max(0).values
+    )
+
+
 def grid_weights(
     log_density: LogDensity,
     target: Target,
     cover: Tensor | None = None,
-    resolution: int = 512,
-    coarse: int = 256,
+    cells: int = 256,
+    budget: int = _QUAD_BUDGET,
     device: str | torch.device = "cpu",
+    tol: float = QUAD_TOL,
 ) -> DensityWeights:
-    """Quadrature over the whole plane (2-D targets): a coarse² grid over a box holding the
-    target's box and every point of `cover` (n, 2) with a 10 % margin, grown while its edge
-    carries mass, then a resolution² midpoint grid on the smallest sub-box holding all but
-    `_ZOOM_DROP` of the mass (the coarse cells elsewhere)."""
+    """Quadrature over the whole plane (2-D targets): a box holding the target's box and every
+    point of `cover` (n, 2) with a 10 % margin, enlarged to the mass a wide scan finds and grown
+    while its edge carries mass, then integrated adaptively from a cells² grid until its error
+    estimate is at most `tol` of the mass (`adaptive_quadrature`, `cover` its probes for peaks
+    narrower than a cell) or `budget` evaluations are spent."""
     if target.dim != 2:
         raise ValueError(f"grid_weights: needs a 2-D target, {target.name!r} has dim {target.dim}")
     lo, hi = torch.full((2,), float(target.bounds[0])), torch.full((2,), float(target.bounds[1]))
+    finite = None
     if cover is not None:
         finite = cover.detach().cpu().float()
         finite = finite[torch.isfinite(finite).all(-1)]
@@ -160,47 +189,39 @@ def grid_weights(
                 torch.maximum(hi, finite.max(0).values),
             )
     margin = 0.1 * (hi - lo)
-    lo, hi, log_coarse, edge = _grow(
-        log_density, lo - margin, hi + margin, coarse, torch.device(device)
-    )
-    log_total, mass = _normalised(log_coarse.reshape(-1))
-    if not math.isfinite(log_total):
+    device = torch.device(device)
+    lo, hi = _wide_scan(log_density, lo - margin, hi + margin, cells, device)
+    lo, hi, edge = _grow(log_density, lo, hi, cells, device)
+    quad = adaptive_quadrature(log_density, lo, hi, cells, finite, tol, budget, device)
+    log_z, w = _normalised(torch.from_numpy(quad.log_mass))
+    if not math.isfinite(log_z):
         nan = torch.full((target.n_modes,), math.nan)
-        return DensityWeights(nan, nan, math.nan, math.nan, None, None, coarse**2, edge, None)
-    # The refined box: index range of every coarse cell outside the lightest ones holding
-    # `_ZOOM_DROP` of the mass.
-    order = np.argsort(mass, kind="stable")
-    keep = np.ones(len(mass), dtype=bool)
-    keep[order[np.cumsum(mass[order]) <= _ZOOM_DROP]] = False
-    rows, cols = np.nonzero(keep.reshape(coarse, coarse))
-    i0, i1, j0, j1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
-    step = (hi - lo) / coarse
-    zoom_lo = lo + step * torch.tensor([i0, j0])
-    zoom_hi = lo + step * torch.tensor([i1, j1])
-    fine, fine_area = _midpoints(zoom_lo, zoom_hi, resolution)
-    log_fine = _evaluate(log_density, fine.to(device)).double().cpu() + math.log(fine_area)
-    coarse_points, _ = _midpoints(lo, hi, coarse)
-    outside = torch.ones(coarse, coarse, dtype=torch.bool)
-    outside[i0:i1, j0:j1] = False
-    outside = outside.reshape(-1)
-    points = torch.cat([fine, coarse_points[outside]])
-    log_z, w = _normalised(torch.cat([log_fine, log_coarse.reshape(-1)[outside]]))
-    labels = target.assign_modes(points).numpy()
+        return DensityWeights(
+            nan, nan, math.nan, math.nan, None, None, quad.evaluations, edge, None, math.nan
+        )
+    labels = target.assign_modes(quad.points).numpy()
     weights = torch.from_numpy(np.bincount(labels, weights=w, minlength=target.n_modes))
-    far = (~target.level_regions(points, FAR_LEVEL).any(-1)).numpy()
+    stderr = np.bincount(labels, weights=quad.point_error, minlength=target.n_modes)
+    far = (~target.level_regions(quad.points, FAR_LEVEL).any(-1)).numpy()
     reason = None
     if edge > _EDGE_MAX:
         reason = f"quadrature edge mass {edge:.1g} > {_EDGE_MAX:g}"
+    elif not quad.converged:
+        reason = (
+            f"quadrature error estimate {quad.relative_error:.2g} of the mass > {tol:g} after "
+            f"{quad.evaluations} evaluations"
+        )
     return DensityWeights(
         weights.float(),
-        torch.zeros(target.n_modes),
+        torch.from_numpy(stderr).float(),
         log_z,
         float(w[far].sum()),
         None,
         None,
-        len(points),
+        quad.evaluations,
         edge,
         reason,
+        quad.relative_error,
     )
 
 
@@ -248,7 +269,8 @@ def importance_weights(
         reason = f"IS Pareto k̂ {khat:.2f} > {MAX_KHAT}"
     far = float(w[draws.far.numpy()].sum())
     weights_t, stderr_t = torch.from_numpy(weights).float(), torch.from_numpy(stderr).float()
-    return DensityWeights(weights_t, stderr_t, log_z, far, ess, khat, n, None, reason)
+    log_z_stderr = math.sqrt(max(total - 1 / n, 0.0))  # Var(w) / (n E[w]²) = (n Σw̄² − 1) / n
+    return DensityWeights(weights_t, stderr_t, log_z, far, ess, khat, n, None, reason, log_z_stderr)
 
 
 def pareto_khat(log_w: Tensor) -> float:
