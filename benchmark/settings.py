@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import ParamError, closest
 
-__all__ = ["SuiteSettings"]
+__all__ = ["SETTINGS_THAT_MATTER", "SuiteSettings"]
 
 
 def _setting(
@@ -158,3 +158,12 @@ def _describe(hint: Any) -> str:
 
 def _show(value: object) -> str:
     return repr(list(value) if isinstance(value, tuple) else value)
+
+
+#: The settings that fix a run's numbers: every one but the suite's name, methods, plugins and
+#: seeds (a record, a reference and a DIR are matched on these).
+SETTINGS_THAT_MATTER = tuple(
+    f.name
+    for f in dataclasses.fields(SuiteSettings)
+    if f.name not in ("name", "methods", "plugins", "seeds")
+)
