@@ -5,9 +5,8 @@ started them — a SIGTERM or SIGKILL of `run` leaves none behind (Linux: `PR_SE
 elsewhere an idle worker ends when its pipe to the parent closes).
 
 Example:
-    >>> results = dict(imap_isolated(abs, [-1, 2], workers=2))
-    >>> results
-    {-1: 1, 2: 2}
+    >>> sorted(imap_isolated(abs, [-1, 2], workers=2))
+    [(-1, 1), (2, 2)]
 """
 
 from __future__ import annotations

@@ -252,18 +252,27 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
         left, alone_since = set(futures), None
         try:
             while left:
-                done, left = wait(left, timeout=_DASK_POLL_SECONDS, return_when="FIRST_COMPLETED")
+                try:
+                    done, left = wait(left, _DASK_POLL_SECONDS, return_when="FIRST_COMPLETED")
+                except TimeoutError:  # none finished meanwhile
+                    done = set()
                 for future in done:
                     try:
                         yield future.result()
                     except Exception as err:  # e.g. KilledWorker
                         reason = f"worker lost: {type(err).__name__}: {err}"
                         yield _failed(futures[future], reason, traceback.format_exc())
-                if client.scheduler_info().get("workers"):
+                if not left or client.scheduler_info().get("workers"):
                     alone_since = None
                     continue
-                alone_since = alone_since or time.monotonic()
-                if left and time.monotonic() - alone_since >= DASK_NO_WORKER_SECONDS:
+                if alone_since is None:
+                    alone_since = time.monotonic()
+                    print(
+                        f"no Dask worker in the cluster at {scheduler}; waiting up to "
+                        f"{DASK_NO_WORKER_SECONDS:.0f} s for one",
+                        file=sys.stderr,
+                    )
+                if time.monotonic() - alone_since >= DASK_NO_WORKER_SECONDS:
                     reason = (
                         f"no Dask worker in the cluster at {scheduler} for "
                         f"{DASK_NO_WORKER_SECONDS:.0f} s; start workers and rerun to resume"
@@ -295,14 +304,16 @@ def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iter
 
 
 def _finished(out: Path, job: Job, expected: dict[str, Record]) -> bool:
-    """Whether DIR holds a finished record of `job`; a file in its place that holds no record of
-    it (`store.check_record`) is moved to DIR/foreign/, with one line saying why."""
+    """Whether DIR holds a finished record of `job`, with one line when it holds another file
+    in its place (`store.check_record`): a record of this run by another version of the package
+    is stale, redone over; any other is moved to DIR/foreign/ first."""
     found = examine(out / "runs" / f"{job.run_id}.json", expected[job.run_id])
-    if isinstance(found, Foreign):
+    if isinstance(found, Foreign) and found.key == "versions.benchmark":
+        print(f"stale record, its run redone: {found}", file=sys.stderr)
+    elif isinstance(found, Foreign):
         moved = set_aside(out, found)
         print(f"foreign record moved to {moved}, its run redone: {found}", file=sys.stderr)
-        return False
-    return found is not None and found["status"] == "ok"
+    return isinstance(found, dict) and found["status"] == "ok"
 
 
 def estimate_line(todo: list[Job], out: Path, expected: dict[str, Record], workers: int) -> str:
