@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -77,12 +78,18 @@ def _list(plugins: list[str]) -> None:
         print(f"  {name:<18} {spec.display}")
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status. A SIGTERM ends it as Ctrl-C does: the worker
+    processes are ended and DIR's lock released, finished records kept (exit status 143)."""
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     from .errors import ConfigError
 
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.command == "list":
             _list(args.plugin)
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             "interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr
         )
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

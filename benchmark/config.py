@@ -6,6 +6,7 @@ Every mistake raises `ConfigError`, whose message is one line `<file>: <key>: <m
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from .variants import Variant, expand
 __all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config", "config_from_dict"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: Longest target or method name: both are part of a record's file name (`store.run_id`).
+MAX_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,11 @@ def _settings(path: Path | str, raw: dict[str, Any], extra_plugins: list[str]) -
     return dataclasses.replace(settings, plugins=plugins)
 
 
-def _targets(path: Path | str, raw: dict[str, Any]) -> list[TargetConfig]:
+#: Most training points × dimension: the data set and as many fresh draws, 1 GiB each in float32.
+MAX_DATA_VALUES = 2**28
+
+
+def _targets(path: Path | str, raw: dict[str, Any], settings: SuiteSettings) -> list[TargetConfig]:
     entries = raw.get("targets")
     ok = isinstance(entries, list) and len(entries) > 0
     _check(ok and all(isinstance(e, dict) for e in entries), path, "targets", "need [[targets]]")
@@ -106,19 +113,21 @@ def _targets(path: Path | str, raw: dict[str, Any]) -> list[TargetConfig]:
         kind = entry[given[0]]
         _check(isinstance(kind, str), path, f"{key}.{given[0]}", f"must be a string, got {kind!r}")
         name = entry.get("name", kind)
-        _check(
-            isinstance(name, str) and bool(_NAME.match(name)),
-            path,
-            f"{key}.name",
-            f"must be letters, digits, '_', '.' or '-', got {name!r}",
-        )
+        _check(_safe_name(name), path, f"{key}.name", f"must be {_NAME_RULE}, got {_short(name)}")
         special = ("family", "target", "name", "defaults", "methods")
         params = {k: v for k, v in entry.items() if k not in special}
         try:
-            make_target(kind, name=name, **params)
+            dim = make_target(kind, name=name, **params).dim
         except ParamError as err:
             where = f"{key}.{given[0]}" if err.key == "family" else err.within(key).key
             raise ConfigError(path, where, err.message) from err
+        _check(
+            settings.n_data * dim <= MAX_DATA_VALUES,
+            path,
+            "suite.n_data",
+            f"{settings.n_data} points in d = {dim} ({key}) are more than {MAX_DATA_VALUES:,} "
+            "values, which do not fit in memory",
+        )
         defaults, methods = entry.get("defaults", {}), entry.get("methods", {})
         _check(isinstance(defaults, dict), path, f"{key}.defaults", "must be a table")
         _check(isinstance(methods, dict), path, f"{key}.methods", "must be a table of methods")
@@ -127,6 +136,19 @@ def _targets(path: Path | str, raw: dict[str, Any]) -> list[TargetConfig]:
     for i, name in enumerate(names):
         _check(names.index(name) == i, path, f"targets[{i}].name", f"duplicate name {name!r}")
     return targets
+
+
+_NAME_RULE = f"letters, digits, '_', '.' or '-', at most {MAX_NAME} of them"
+
+
+def _safe_name(name: object) -> bool:
+    """Whether `name` can be part of a file name: short, and of safe characters only."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and bool(_NAME.match(name))
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 70 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def _shared_keys(path: Path | str, where: str, table: object) -> dict[str, Any]:
@@ -167,6 +189,12 @@ def _variants(
             specs[name] = get_method(name)
         except ParamError as err:
             raise ConfigError(path, "suite.methods", err.message) from err
+        _check(
+            _safe_name(name),
+            path,
+            "suite.methods",
+            f"method {_short(name)}: a name in a record's file name must be {_NAME_RULE}",
+        )
     shared = _shared_keys(path, "defaults", raw.get("defaults", {}))
     tables = _method_tables(path, "methods", raw.get("methods", {}), methods)
     variants = {}
@@ -205,6 +233,19 @@ def _plain(value: Any, where: Path | str, key: str) -> Any:
     return value
 
 
+def _finite(value: Any, where: Path | str, key: str) -> None:
+    """Raise `ConfigError` naming the first non-finite number (inf, nan) in a suite: none has a
+    meaning in a setting, and a record (strict JSON) could not hold it."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, where, f"{key}.{k}" if key else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(v, where, f"{key}[{i}]")
+    elif isinstance(value, float):
+        _check(math.isfinite(value), where, key, f"must be a finite number, got {value}")
+
+
 def config_from_dict(
     raw: dict[str, Any], extra_plugins: list[str] | None = None, path: Path | None = None
 ) -> SuiteConfig:
@@ -214,6 +255,7 @@ def config_from_dict(
     where: Path | str = path if path is not None else "<dict>"
     _check(isinstance(raw, dict), where, "", f"a suite must be a dict, got {type(raw).__name__}")
     raw = _plain(raw, where, "") if path is None else raw
+    _finite(raw, where, "")
     known = ["suite", "targets", "defaults", "methods"]
     for key in raw:
         _check(key in known, where, key, f"unknown table{closest(key, known)}")
@@ -222,7 +264,7 @@ def config_from_dict(
         load_methods(settings.plugins)
     except ParamError as err:
         raise ConfigError(where, "suite.plugins", err.message) from err
-    targets = _targets(where, raw)
+    targets = _targets(where, raw, settings)
     return SuiteConfig(path, settings, targets, _variants(where, raw, settings.methods, targets))
 
 

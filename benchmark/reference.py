@@ -7,9 +7,10 @@ the `[suite]` settings except `name`, `methods`, `plugins` and `seeds` (`SETTING
 iterations, data size, evaluation budget, architecture), the kind and parameters of every target
 the two share by name, the resolved hyperparameters of every method variant both run, and the
 version of this package that computed each record (`versions.benchmark` against
-`benchmark.__version__`); the suite's seeds must be among the reference's. The first difference
-is refused, as a `ConfigError` naming its key, before anything is written. Records computed with
-other versions of the packages that compute numbers, or on another processor
+`benchmark.__version__`); each record must be the run its file is named after and unedited (its
+content hash, `store.check_record`); the suite's seeds must be among the reference's. The first
+difference is refused, as a `ConfigError` naming its key, before anything is written. Records
+computed with other versions of the packages that compute numbers, or on another processor
 (`benchmark.machine`), are taken with a warning: they agree with this machine's runs only in
 distribution, which `python -m benchmark compare` tests.
 
@@ -23,7 +24,6 @@ from, so that DIR stays self-contained, resumable and re-reportable; DIR/suite.j
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -31,29 +31,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .config import SuiteConfig
 from .errors import ConfigError
 from .machine import differences, versions
-from .settings import SuiteSettings
+from .settings import SETTINGS_THAT_MATTER
 from .store import (
+    MISSING,
+    Foreign,
     Record,
-    is_finished,
+    check_record,
+    examine,
+    expected_runs,
     json_ready,
+    mismatch,
     read_suite,
     run_id,
+    set_aside,
+    short,
     suite_variants,
     write_json,
 )
 
 __all__ = ["SETTINGS_THAT_MATTER", "Taken", "Plan", "plan_reference", "check_reference"]
-
-#: The `[suite]` settings a reference must share with the suite (every one but these four).
-SETTINGS_THAT_MATTER = tuple(
-    f.name
-    for f in dataclasses.fields(SuiteSettings)
-    if f.name not in ("name", "methods", "plugins", "seeds")
-)
 
 
 @dataclass(frozen=True)
@@ -78,77 +77,64 @@ class Plan:
     provenance: dict[str, Any]
     warnings: tuple[str, ...] = ()
 
-    def copy_into(self, runs: Path, force: bool = False) -> None:
-        """Copy every taken record into `runs` with its `reference` field, except over a finished
-        record already there (unless `force`)."""
+    def copy_into(self, out: Path, force: bool = False) -> list[Foreign]:
+        """Copy every taken record into DIR `out`'s runs/ with its `reference` field, except over
+        a finished record of that run already there (unless `force`); a foreign file in the way
+        is moved to DIR/foreign/ first (`store.set_aside`). Returns those foreign files."""
+        expected = expected_runs(self.resolved)
+        moved = []
         for rid, taken in self.taken.items():
-            path = runs / f"{rid}.json"
-            if force or not is_finished(path):
-                write_json(path, {**_read_record(taken.source), "reference": taken.reference})
-
-
-def _short(value: Any) -> str:
-    text = "missing" if value is _MISSING else json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_MISSING = object()
-
-
-def _mismatch(theirs: Any, ours: Any, key: str) -> tuple[str, Any, Any] | None:
-    """The first key (dotted, after `key`) where two JSON values differ, with both values."""
-    if isinstance(theirs, dict) and isinstance(ours, dict):
-        for k in sorted(set(theirs) | set(ours), key=str):
-            found = _mismatch(theirs.get(k, _MISSING), ours.get(k, _MISSING), f"{key}.{k}")
-            if found:
-                return found
-        return None
-    return None if theirs == ours else (key, theirs, ours)
+            found = examine(out / "runs" / f"{rid}.json", expected[rid])
+            if isinstance(found, Foreign):
+                set_aside(out, found)
+                moved.append(found)
+            elif found is not None and found["status"] == "ok" and not force:
+                continue
+            write_json(
+                out / "runs" / f"{rid}.json",
+                {**_read_record(taken.source), "reference": taken.reference},
+            )
+        return moved
 
 
 def _require_same(file: Path, theirs: Any, ours: Any, key: str) -> None:
     """Raise `ConfigError` at the first difference between the reference's value and ours."""
-    found = _mismatch(json_ready(theirs), json_ready(ours), key)
+    found = mismatch(json_ready(theirs), json_ready(ours), key)
     if found:
         where, a, b = found
         raise ConfigError(
-            file,
-            where,
-            f"the reference has {_short(a)}, this suite {_short(b)}; a reference's records stand "
-            "only for the same settings (rerun them, or compare against another reference)",
+            file, where, f"the reference has {short(a)}, this suite {short(b)}{_ADVICE}"
         )
 
 
-def _read_record(path: Path) -> Record:
+_ADVICE = (
+    "; a reference's records stand only for the same settings (rerun them, or compare against "
+    "another reference)"
+)
+
+
+def _read_record(path: Path) -> Any:
     try:
-        record = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ConfigError(path, "", f"unreadable reference record: {err}") from err
-    if not (isinstance(record, dict) and record.get("status") in ("ok", "failed")):
-        raise ConfigError(path, "status", "not a finished run's record")
-    return record
 
 
-def _check_record(path: Path, record: Record, expected: dict[str, Any]) -> None:
-    """A record stands for a run of the suite only when the version of this package that
-    computed it is this one and its resolved config is the run's."""
-    version = record.get("versions", {}).get("benchmark", _MISSING)
-    if version != __version__:
-        raise ConfigError(
-            path,
-            "versions.benchmark",
-            f"computed by benchmark {_short(version)}, this is {__version__}; regenerate the "
-            "reference with this version",
-        )
-    config = record.get("config", {})
-    facts = {
-        "suite": {k: config.get("suite", {}).get(k, _MISSING) for k in expected["suite"]},
-        "target": {k: config.get("target", {}).get(k, _MISSING) for k in ("kind", "params")},
-        "method": config.get("method", _MISSING),
+def _check_record(path: Path, record: Any, expected: Record) -> None:
+    """A record stands for a run of the suite only when it is a record of that run
+    (`store.check_record`): the run its file is named after, computed by this version of the
+    package with the run's resolved config, unedited."""
+    problem = check_record(record, expected, "the reference")
+    if problem is None:
+        return
+    key, message = problem
+    advice = {
+        "versions.benchmark": "; regenerate the reference with this version",
+        "sha256": "; regenerate the reference, or restore the record from its history",
     }
-    if _MISSING in (*facts["suite"].values(), *facts["target"].values(), facts["method"]):
-        raise ConfigError(path, "config", "the record does not hold its resolved config")
-    _require_same(path, facts, expected, "config")
+    raise ConfigError(
+        path, key, message + advice.get(key, _ADVICE if key.startswith("config") else "")
+    )
 
 
 def _label(reference: str | Path) -> str:
@@ -192,7 +178,7 @@ def plan_reference(config: SuiteConfig, references: Sequence[str | Path], out: P
         folder = Path(label)
         suite = _open(folder)
         file = folder / "suite.json"
-        _require_same(file, {k: suite["suite"].get(k, _MISSING) for k in matters}, matters, "suite")
+        _require_same(file, {k: suite["suite"].get(k, MISSING) for k in matters}, matters, "suite")
         absent = [s for s in config.settings.seeds if s not in suite["suite"]["seeds"]]
         if absent:
             raise ConfigError(
@@ -202,6 +188,7 @@ def plan_reference(config: SuiteConfig, references: Sequence[str | Path], out: P
                 f"{suite['suite']['seeds']}",
             )
         theirs = {t["name"]: {"kind": t["kind"], "params": t["params"]} for t in suite["targets"]}
+        expected = expected_runs(suite)
         shared = [name for name in targets if name in theirs]
         if not shared:
             names = ", ".join(theirs)
@@ -218,14 +205,13 @@ def plan_reference(config: SuiteConfig, references: Sequence[str | Path], out: P
                     variants[name][variant["name"]] = (variant, False)
                     only_theirs.setdefault(name, []).append(variant)
                 ours = variants[name][variant["name"]][1]
-                expected = {"suite": matters, "target": targets[name], "method": variant["params"]}
                 for seed in config.settings.seeds:
                     rid = run_id(name, variant["name"], seed)
                     path = folder / "runs" / f"{rid}.json"
                     if not path.exists():
                         continue
                     record = _read_record(path)
-                    _check_record(path, record, expected)
+                    _check_record(path, record, expected[rid])
                     candidates.setdefault(rid, []).append((record, Taken(path, label), ours))
     taken: dict[str, Taken] = {}
     differing: dict[str, dict[str, None]] = {}
@@ -249,18 +235,12 @@ def plan_reference(config: SuiteConfig, references: Sequence[str | Path], out: P
 def check_reference(folder: str | Path) -> int:
     """Raise `ConfigError` unless the finished DIR `folder` can serve as a reference to this
     version of the package: each record it holds readable, computed by this version, with the
-    resolved config its suite.json gives. Returns how many records it holds."""
+    resolved config its suite.json gives, unedited. Returns how many records it holds."""
     folder = Path(folder)
-    suite = _open(folder)
-    matters = {k: suite["suite"].get(k, _MISSING) for k in SETTINGS_THAT_MATTER}
-    targets = {t["name"]: {"kind": t["kind"], "params": t["params"]} for t in suite["targets"]}
     count = 0
-    for name, variants in suite_variants(suite).items():
-        for variant in variants:
-            expected = {"suite": matters, "target": targets[name], "method": variant["params"]}
-            for seed in suite["suite"]["seeds"]:
-                path = folder / "runs" / f"{run_id(name, variant['name'], seed)}.json"
-                if path.exists():
-                    _check_record(path, _read_record(path), expected)
-                    count += 1
+    for rid, expected in expected_runs(_open(folder)).items():
+        path = folder / "runs" / f"{rid}.json"
+        if path.exists():
+            _check_record(path, _read_record(path), expected)
+            count += 1
     return count

@@ -94,6 +94,8 @@ def _import(module: str, load: Callable[[], object]) -> None:
         load()
     except Exception as err:  # a user's module: report it in one line, whatever went wrong
         raise ParamError("", f"cannot import {module!r}: {type(err).__name__}: {err}") from err
+    except SystemExit as err:  # sys.exit() at import must not end the benchmark quietly
+        raise ParamError("", f"cannot import {module!r}: it called sys.exit({err.code!r})") from err
     _loaded.add(module)
 
 

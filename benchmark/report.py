@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,15 @@ from .frames import Frames, build_frames, suite_target
 from .paper import PAPER_TARGETS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
 from .selection import CRITERION, select_variants
-from .store import AGREEMENT_FILE, Record, load_records, read_suite, run_id, suite_variants
+from .store import (
+    AGREEMENT_FILE,
+    Foreign,
+    Record,
+    load_records,
+    read_suite,
+    run_id,
+    suite_variants,
+)
 from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
 from .variants import Variant, display_name
 
@@ -172,13 +181,20 @@ def _references(out: Path, records: list[Record], names: dict[str, str]) -> list
         shown = ", ".join(names[m].removesuffix(REFERENCE_MARK) for m in methods)
         origin = against.get(label) or {}
         command = f"; its command `{origin['command']}`" if origin.get("command") else ""
+        unhashed = sum("sha256" not in r for r in taken)
+        verified = (
+            "each record's content hash was checked"
+            if not unhashed
+            else f"{unhashed} of them carry no content hash (written before records had one), so "
+            "an edit of those could not be detected"
+        )
         lines.append(
             f"- **from the reference `{label}`, not trained here:** {len(taken)} of "
             f"{len(records)} runs ({shown}) are its records (benchmark "
             f"{taken[0]['versions']['benchmark']}{command}), copied into `runs/` with a "
             f"`reference` field; the settings that fix their numbers were checked to be this "
-            f"suite's (`benchmark/reference.py`). Marked `{REFERENCE_MARK.strip()}` in every table "
-            "and figure."
+            f"suite's (`benchmark/reference.py`) and {verified}. Marked "
+            f"`{REFERENCE_MARK.strip()}` in every table and figure."
         )
     return lines
 
@@ -266,13 +282,15 @@ REFERENCE_MARK = " (ref)"
 @dataclass(frozen=True)
 class SuiteData:
     """A DIR read back: its suite.json, the variants its report shows (`store.suite_variants`),
-    one record per expected run (a stub where a run is missing), and the long frames built from
-    them (in `frames`, `method` is the variant: tables and figures compare variants)."""
+    one record per expected run (a stub where a run is missing or its file is foreign), the
+    long frames built from them (in `frames`, `method` is the variant: tables and figures
+    compare variants), and the files of runs/ left out as foreign (`store.check_record`)."""
 
     suite: dict[str, Any]
     variants: list[Variant]
     records: list[Record]
     frames: Frames
+    foreign: list[Foreign]
 
     @property
     def results(self) -> pd.DataFrame:
@@ -296,20 +314,22 @@ def read_dir(out: Path, plugins: list[str] | None = None) -> SuiteData:
     known = {v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS}
     # Tables and figures compare variants (a method itself when it has no grid): their frames
     # take the variant as the "method"; results.csv keeps both.
-    records = [
-        {**r, "method": r["variant"], "base_method": r["method"]}
-        for r in load_records(out, suite, known)
-    ]
+    loaded, foreign = load_records(out, suite, known)
+    records = [{**r, "method": r["variant"], "base_method": r["method"]} for r in loaded]
     referenced = {r["method"]: r["display"] for r in records if r.get("reference")}
     shown = known | {v: known.get(v, d) + REFERENCE_MARK for v, d in referenced.items()}
     order = list(dict.fromkeys(v.name for v in variants))
-    return SuiteData(suite, variants, records, build_frames(records, suite, shown, order))
+    frames = build_frames(records, suite, shown, order)
+    return SuiteData(suite, variants, records, frames, foreign)
 
 
 def build_report(out: Path, plugins: list[str] | None = None) -> Path:
-    """Write results.csv, weights.csv, tables/, figures/ and report.md into `out`."""
+    """Write results.csv, weights.csv, tables/, figures/ and report.md into `out`; each file of
+    runs/ left out as foreign is one line on stderr and in the report."""
     out = Path(out)
     data = read_dir(out, plugins)
+    for foreign in data.foreign:
+        print(f"foreign record left out: {foreign}", file=sys.stderr)
     suite, variants, records, frames = data.suite, data.variants, data.records, data.frames
     results = data.results
     swept = list(dict.fromkeys(k for v in variants for k in v.swept))
@@ -345,6 +365,20 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         tuned.to_csv(out / "tables" / "tuned.csv", index=False)
         lines += ["", "### Tuned: each method's variant chosen without the truth", "", _TUNED]
         lines += ["", tuned.to_markdown(index=False, disable_numparse=True)]
+    if data.foreign:
+        lines += [
+            "",
+            "## Foreign records",
+            "",
+            "Files of `runs/` that hold no valid record of the run they are named after, left out "
+            "(their runs count as missing; rerunning the suite moves them to `foreign/` and "
+            "redoes those runs):",
+            "",
+            *(
+                f"- `{f.path.name}`: {f.key + ': ' if f.key else ''}{f.message}"
+                for f in data.foreign
+            ),
+        ]
     failed = frames.runs[frames.runs.status != "ok"]
     if len(failed):
         lines += ["", "## Failed runs", ""]

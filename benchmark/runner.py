@@ -12,19 +12,18 @@ import contextlib
 import functools
 import hashlib
 import math
-import multiprocessing
 import os
 import platform
 import sys
 import time
 import traceback
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
@@ -34,10 +33,23 @@ from .energy import MLPEnergy, TiltedEBM, base_std_from_data
 from .evaluate import evaluate
 from .machine import versions
 from .method import DivergenceError, Problem
+from .pool import Lost, imap_isolated
 from .reference import plan_reference
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
-from .store import AGREEMENT_FILE, Record, claim, is_finished, json_ready, run_id, write_json
+from .store import (
+    AGREEMENT_FILE,
+    Foreign,
+    Record,
+    claim,
+    content_hash,
+    examine,
+    expected_runs,
+    json_ready,
+    run_id,
+    set_aside,
+    write_json,
+)
 from .variants import Variant, display_name
 
 __all__ = [
@@ -145,7 +157,14 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
         "eval_seconds": time.perf_counter() - clock,
     }
     curves = {**result.curves, "train": _thin(times, _CURVE_POINTS)}
+    notes = []
+    if len(fitted.start) < suite.n_chains:  # the diagnostics run one chain per start position
+        notes.append(
+            f"n_chains: {len(fitted.start)} diagnostic chains ran, not {suite.n_chains}: the "
+            f"method keeps {len(fitted.start)} start positions"
+        )
     return {
+        "notes": notes,
         "metrics": metrics,
         "not_estimable": result.not_estimable,
         "weights": result.weights,
@@ -188,14 +207,22 @@ def _header(job: Job) -> Record:
 
 
 def _finish(record: Record, **fields: Any) -> Record:
-    """`record` with `fields` set and the time it finished, as strict JSON."""
+    """`record` with `fields` set and the time it finished, as strict JSON with its content hash;
+    a value that is not JSON data raises `TypeError` naming its key."""
     record.update(fields, finished=datetime.now(UTC).isoformat(timespec="seconds"))
-    return json_ready(record)
+    ready = json_ready(record)
+    ready["sha256"] = content_hash(ready)
+    return ready
+
+
+def _failed(job: Job, error: str, trace: str = "") -> Record:
+    return _finish(_header(job), status="failed", error=error, traceback=trace)
 
 
 def run_job(job: Job) -> Record:
     """Train and evaluate one run; any exception (a plugin that cannot be imported here, a method
-    that raises, a divergence) becomes a `failed` record with its reason."""
+    that raises, a divergence, a value that is not JSON data) becomes a `failed` record with its
+    reason."""
     record = _header(job)
     try:
         _warm_up()
@@ -207,10 +234,11 @@ def run_job(job: Job) -> Record:
         record.update(_train_and_evaluate(job))
     except Exception as err:  # a failed run is a result: record it and go on
         kind = "diverged" if isinstance(err, DivergenceError) else type(err).__name__
-        return _finish(
-            record, status="failed", error=f"{kind}: {err}", traceback=traceback.format_exc()
-        )
-    return _finish(record, status="ok", error=None)
+        return _failed(job, f"{kind}: {err}", traceback.format_exc())
+    try:
+        return _finish(record, status="ok", error=None)
+    except TypeError as err:  # e.g. a plugin's curve holding an object
+        return _failed(job, f"not JSON data: {err}", traceback.format_exc())
 
 
 def _init_worker(plugins: tuple[str, ...]) -> None:
@@ -218,49 +246,103 @@ def _init_worker(plugins: tuple[str, ...]) -> None:
         load_methods(plugins)
 
 
-def _result(future: Any, job: Job) -> Record:
-    """The future's record, or a `failed` one when its worker died or could not run it."""
-    try:
-        return future.result()
-    except Exception as err:  # e.g. BrokenProcessPool, Dask's KilledWorker
-        reason = f"worker lost: {type(err).__name__}: {err}"
-        return _finish(
-            _header(job), status="failed", error=reason, traceback=traceback.format_exc()
-        )
+#: How long a Dask run waits with no worker in the cluster before failing the jobs left.
+DASK_NO_WORKER_SECONDS = 120.0
+_DASK_POLL_SECONDS = 5.0
+
+
+def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
+    from distributed import Client, wait
+
+    with Client(scheduler) as client:
+        futures = {client.submit(run_job, job, pure=False): job for job in jobs}
+        left, alone_since = set(futures), None
+        try:
+            while left:
+                try:
+                    done, left = wait(left, _DASK_POLL_SECONDS, return_when="FIRST_COMPLETED")
+                except TimeoutError:  # none finished meanwhile
+                    done = set()
+                for future in done:
+                    try:
+                        yield future.result()
+                    except Exception as err:  # e.g. KilledWorker
+                        reason = f"worker lost: {type(err).__name__}: {err}"
+                        yield _failed(futures[future], reason, traceback.format_exc())
+                if not left or client.scheduler_info().get("workers"):
+                    alone_since = None
+                    continue
+                if alone_since is None:
+                    alone_since = time.monotonic()
+                    print(
+                        f"no Dask worker in the cluster at {scheduler}; waiting up to "
+                        f"{DASK_NO_WORKER_SECONDS:.0f} s for one",
+                        file=sys.stderr,
+                    )
+                if time.monotonic() - alone_since >= DASK_NO_WORKER_SECONDS:
+                    reason = (
+                        f"no Dask worker in the cluster at {scheduler} for "
+                        f"{DASK_NO_WORKER_SECONDS:.0f} s; start workers and rerun to resume"
+                    )
+                    for future in left:
+                        yield _failed(futures[future], reason)
+                    left = set()
+        finally:
+            client.cancel(list(futures))
 
 
 def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iterator[Record]:
-    """Yield each job's record as it finishes: in this process (`workers` 1), a spawn process
-    pool, or the Dask cluster at `scheduler`. A job whose worker dies yields a `failed` record."""
+    """Yield each job's record as it finishes: in this process (`workers` 1), in `workers` local
+    processes (`benchmark.pool`: a worker that dies fails only its job, and is replaced), or on
+    the Dask cluster at `scheduler` (a cluster with no worker for `DASK_NO_WORKER_SECONDS`
+    fails the jobs left). A job whose worker dies yields a `failed` record."""
     if not jobs:
         return
     if scheduler is not None:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = {client.submit(run_job, job, pure=False): job for job in jobs}
-            try:
-                for future in dask_completed(futures):
-                    yield _result(future, futures[future])
-            finally:
-                client.cancel(list(futures))
+        yield from _execute_dask(jobs, scheduler)
         return
     if workers == 1:
         for job in jobs:
             yield run_job(job)
         return
-    context = multiprocessing.get_context("spawn")
     plugins = jobs[0].suite.plugins
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(plugins,)
-    )
-    try:
-        futures = {pool.submit(run_job, job): job for job in jobs}
-        for future in as_completed(futures):
-            yield _result(future, futures[future])
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    for job, result in imap_isolated(run_job, jobs, workers, _init_worker, (plugins,)):
+        yield _failed(job, f"worker lost: {result.reason}") if isinstance(result, Lost) else result
+
+
+def _finished(out: Path, job: Job, expected: dict[str, Record]) -> bool:
+    """Whether DIR holds a finished record of `job`, with one line when it holds another file
+    in its place (`store.check_record`): a record of this run by another version of the package
+    is stale, redone over; any other is moved to DIR/foreign/ first."""
+    found = examine(out / "runs" / f"{job.run_id}.json", expected[job.run_id])
+    if isinstance(found, Foreign) and found.key == "versions.benchmark":
+        print(f"stale record, its run redone: {found}", file=sys.stderr)
+    elif isinstance(found, Foreign):
+        moved = set_aside(out, found)
+        print(f"foreign record moved to {moved}, its run redone: {found}", file=sys.stderr)
+    return isinstance(found, dict) and found["status"] == "ok"
+
+
+def estimate_line(todo: list[Job], out: Path, expected: dict[str, Record], workers: int) -> str:
+    """One line before the runs start: how many, and how long they should take from the cost
+    (training and evaluation seconds) measured by the finished runs of the same target and
+    method in DIR, shared among `workers`; runs with no such measurement are counted apart."""
+    measured: dict[tuple[str, str], list[float]] = {}
+    for rid, run in expected.items():
+        found = examine(out / "runs" / f"{rid}.json", run)
+        if isinstance(found, dict) and found["status"] == "ok":
+            m = found["metrics"]
+            seconds = (m.get("train_seconds") or 0.0) + (m.get("eval_seconds") or 0.0)
+            measured.setdefault((found["target"], found["method"]), []).append(seconds)
+    known = [measured.get((job.target.name, job.variant.method)) for job in todo]
+    total = sum(float(np.median(m)) for m in known if m) / max(workers, 1)
+    iterations = todo[0].suite.iterations
+    line = f"{len(todo)} runs to do, {iterations} iterations each, on {workers} worker(s)"
+    unknown = sum(not m for m in known)
+    if unknown == len(todo):
+        return f"{line}; no estimate yet (no run of their target and method has finished in DIR)"
+    rest = f"; {unknown} more not yet measured here" if unknown else ""
+    return f"{line}: about {total / 60:.1f} min from the cost of finished runs{rest}"
 
 
 def summary_line(record: Record) -> str:
@@ -273,10 +355,11 @@ def summary_line(record: Record) -> str:
         value = m.get(key)
         return "nan" if value is None else f"{value:.3g}"
 
+    notes = "".join(f"; {note}" for note in record.get("notes", []))
     return (
         f"{record['run_id']}: ok  mw_tv_model={fmt('mw_tv_model')} "
         f"logdens_err={fmt('logdens_err')} rhat_max={fmt('rhat_max')} "
-        f"c2st={fmt('c2st')} train={fmt('train_seconds')}s"
+        f"c2st={fmt('c2st')} train={fmt('train_seconds')}s{notes}"
     )
 
 
@@ -303,11 +386,13 @@ def run_suite(
         runs = out / "runs"
         (out / AGREEMENT_FILE).unlink(missing_ok=True)  # the records may change: stale
         (out / "agreement.csv").unlink(missing_ok=True)
-        plan.copy_into(runs, force)
+        for foreign in plan.copy_into(out, force):
+            print(f"foreign record moved to {out / 'foreign'}: {foreign}", file=sys.stderr)
         for line in plan.warnings:
             print(f"warning: {line}", file=sys.stderr)
         jobs = [job for job in make_jobs(config, device, threads) if job.run_id not in plan.taken]
-        todo = [job for job in jobs if force or not is_finished(runs / f"{job.run_id}.json")]
+        expected = expected_runs(plan.resolved)
+        todo = [job for job in jobs if not _finished(out, job, expected) or force]
         # the costliest runs (highest dimension) first, so that no worker idles at the end; then
         # seed by seed, so that workers start on different methods and a graph one compiles
         # (`compile = true`) is in inductor's on-disk cache before another needs it
@@ -316,6 +401,8 @@ def run_suite(
         counts = {"skipped": len(jobs) - len(todo), "ok": 0, "failed": 0}
         if against:
             counts["reference"] = len(plan.taken)
+        if todo:
+            print(estimate_line(todo, out, expected, workers), file=sys.stderr)
         started = datetime.now(UTC)
         clock = time.perf_counter()
         bar = tqdm(

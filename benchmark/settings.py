@@ -23,20 +23,20 @@ from typing import Any
 
 from .errors import ParamError, closest
 
-__all__ = ["SuiteSettings"]
+__all__ = ["SETTINGS_THAT_MATTER", "SuiteSettings"]
 
 
 def _setting(
     default: Any,
     *,
     at_least: int | None = None,
+    at_most: int | None = None,
     required: bool = False,
     rule: tuple[Callable[[Any], bool], str] | None = None,
 ) -> Any:
-    """A field with its default, a lower bound for integers, or another (check, rule text)."""
-    return dataclasses.field(
-        default=default, metadata={"at_least": at_least, "required": required, "rule": rule}
-    )
+    """A field with its default, bounds for integers, or another (check, rule text)."""
+    metadata = {"at_least": at_least, "at_most": at_most, "required": required, "rule": rule}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def _distinct(values: tuple) -> bool:
@@ -44,12 +44,18 @@ def _distinct(values: tuple) -> bool:
 
 
 _NONEMPTY_DISTINCT = (lambda v: len(v) > 0 and _distinct(v), "distinct, at least one")
+#: A seed seeds torch's generators, which take 64-bit integers.
+_SEEDS = (
+    lambda v: len(v) > 0 and _distinct(v) and all(0 <= s < 2**63 for s in v),
+    "distinct, at least one, each in [0, 2**63)",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SuiteSettings:
     """Everything `[suite]` sets; a config must give the `required` keys (their defaults here
-    only serve code that builds settings directly, e.g. tests).
+    only serve code that builds settings directly, e.g. tests). Every size has an upper bound,
+    so that a slip of the keyboard is refused instead of starting a run that cannot fit.
 
     Attributes:
         name: The suite's name, shown in the report.
@@ -75,18 +81,18 @@ class SuiteSettings:
     """
 
     name: str = _setting("suite", required=True, rule=(lambda v: bool(v.strip()), "non-empty"))
-    seeds: tuple[int, ...] = _setting((0,), required=True, rule=_NONEMPTY_DISTINCT)
+    seeds: tuple[int, ...] = _setting((0,), required=True, rule=_SEEDS)
     methods: tuple[str, ...] = _setting(("flowmc_ebm",), required=True, rule=_NONEMPTY_DISTINCT)
-    iterations: int = _setting(1, required=True, at_least=1)
+    iterations: int = _setting(1, required=True, at_least=1, at_most=10**8)
     plugins: tuple[str, ...] = _setting((), rule=(_distinct, "distinct"))
-    n_data: int = _setting(10_000, at_least=1)
-    n_chains: int = _setting(128, at_least=2)
-    sample_cost: int = _setting(2000, at_least=1)
+    n_data: int = _setting(10_000, at_least=1, at_most=10**7)
+    n_chains: int = _setting(128, at_least=2, at_most=10**5)
+    sample_cost: int = _setting(2000, at_least=1, at_most=10**8)
     warmup_fraction: float = _setting(0.25, rule=(lambda v: 0 <= v < 1, "in [0, 1)"))
-    n_c2st: int = _setting(1000, at_least=1)
+    n_c2st: int = _setting(1000, at_least=1, at_most=10**6)
     c2st_max_dim: int = _setting(64, at_least=0)
-    energy_hidden: int = _setting(0, at_least=0)
-    energy_depth: int = _setting(3, at_least=1)
+    energy_hidden: int = _setting(0, at_least=0, at_most=4096)
+    energy_depth: int = _setting(3, at_least=1, at_most=64)
     compile: bool = _setting(False)
 
     def __post_init__(self) -> None:
@@ -97,6 +103,10 @@ class SuiteSettings:
                 raise ParamError(f.name, f"must be {_describe(hints[f.name])}, got {_show(value)}")
             if meta["at_least"] is not None and value < meta["at_least"]:
                 raise ParamError(f.name, f"must be an integer ≥ {meta['at_least']}, got {value!r}")
+            if meta["at_most"] is not None and value > meta["at_most"]:
+                raise ParamError(
+                    f.name, f"must be at most {meta['at_most']:,} (a size that fits), got {value!r}"
+                )
             if meta["rule"] is not None and not meta["rule"][0](value):
                 raise ParamError(f.name, f"must be {meta['rule'][1]}, got {_show(value)}")
 
@@ -148,3 +158,12 @@ def _describe(hint: Any) -> str:
 
 def _show(value: object) -> str:
     return repr(list(value) if isinstance(value, tuple) else value)
+
+
+#: The settings that fix a run's numbers: every one but the suite's name, methods, plugins and
+#: seeds (a record, a reference and a DIR are matched on these).
+SETTINGS_THAT_MATTER = tuple(
+    f.name
+    for f in dataclasses.fields(SuiteSettings)
+    if f.name not in ("name", "methods", "plugins", "seeds")
+)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,14 @@ from typing import Any
 from .errors import ParamError
 from .registry import MethodSpec
 
-__all__ = ["Variant", "variant_name", "display_name", "expand"]
+__all__ = ["MAX_VARIANT_NAME", "Variant", "variant_name", "display_name", "expand"]
+
+#: Characters a swept value may print as: a variant's name is part of its records' file names
+#: (`store.run_id`), and ',', '=' and brackets separate the name's parts.
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+#: Longest variant name, so that a record's file name stays well under the 255 bytes of a file
+#: system's limit (with a 64-character target name and any seed).
+MAX_VARIANT_NAME = 128
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,22 @@ def expand(spec: MethodSpec, layers: list[tuple[str, dict[str, Any]]]) -> list[V
         if key in hints and _is_grid(value, hints[key]):
             if not value or len({repr(v) for v in value}) != len(value):
                 raise ParamError(f"{where}.{key}", f"a grid needs distinct values, got {value!r}")
+            shown = [_show(v) for v in value]
+            if len(set(shown)) != len(shown):
+                twins = sorted(v for v in set(shown) if shown.count(v) > 1)
+                raise ParamError(
+                    f"{where}.{key}",
+                    f"values {value!r} print alike as {key}={twins[0]}, so two variants would "
+                    "share one name and one record; give values that differ to 6 significant "
+                    "digits",
+                )
+            bad = [s for s in shown if not _SAFE_VALUE.match(s)]
+            if len(value) > 1 and bad:
+                raise ParamError(
+                    f"{where}.{key}",
+                    f"value {bad[0]!r} cannot be part of a file name: use letters, digits and "
+                    "'_.+-'",
+                )
             if len(value) > 1:
                 grids[key] = value
             fixed[key] = value[0]
@@ -109,7 +133,15 @@ def expand(spec: MethodSpec, layers: list[tuple[str, dict[str, Any]]]) -> list[V
         except ParamError as err:
             where = merged[err.key][0] if err.key in merged else f"methods.{spec.name}"
             raise err.within(where) from err
-        variants.append(
-            Variant(variant_name(spec.name, swept), spec.name, swept, dataclasses.asdict(params))
-        )
+        name = variant_name(spec.name, swept)
+        if grids and len(name) > MAX_VARIANT_NAME:
+            first = next(iter(grids))
+            raise ParamError(
+                f"{merged[first][0]}.{first}",
+                f"variant name {name[:40]!r}... is {len(name)} characters, at most "
+                f"{MAX_VARIANT_NAME} (it names the run's record file); sweep fewer values at once",
+            )
+        if name in {v.name for v in variants}:  # e.g. lists of strings that join alike
+            raise ParamError(f"methods.{spec.name}", f"two variants are named {name!r}")
+        variants.append(Variant(name, spec.name, swept, dataclasses.asdict(params)))
     return variants

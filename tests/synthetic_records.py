@@ -10,11 +10,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark import __version__
 from benchmark.store import run_id, write_json
 from benchmark.targets import make_target
 from benchmark.variants import variant_name
 
 DENSITY_GRID = 16  # small, the figures only need a grid
+
+#: The suite settings of every synthetic suite and record.
+SETTINGS = {
+    "iterations": 20, "plugins": [], "n_data": 100, "n_chains": 8, "sample_cost": 40,
+    "warmup_fraction": 0.25, "n_c2st": 10, "c2st_max_dim": 0, "energy_hidden": 0,
+    "energy_depth": 3,
+}  # fmt: skip
 
 
 def suite_json(
@@ -25,12 +33,7 @@ def suite_json(
 ) -> dict[str, Any]:
     """A suite.json content: preset targets by name, every method with no hyperparameters, or
     one variant per point of `grids[method]` (the swept values at each point)."""
-    suite = {
-        "name": "synthetic", "seeds": seeds, "methods": methods, "iterations": 20,
-        "plugins": [], "n_data": 100, "n_chains": 8, "sample_cost": 40, "warmup_fraction": 0.25,
-        "n_c2st": 10,
-        "c2st_max_dim": 0, "energy_hidden": 0, "energy_depth": 3,
-    }  # fmt: skip
+    suite = {"name": "synthetic", "seeds": seeds, "methods": methods, **SETTINGS}
     return {
         "suite": suite,
         "targets": [{"name": t, "kind": t, "params": {}} for t in targets],
@@ -65,7 +68,12 @@ def _header(
         "swept": swept or {},
         "display": method.upper(),
         "seed": seed,
-        "config": {"target": {"name": target, "kind": target}},
+        "config": {
+            "suite": SETTINGS,
+            "target": {"name": target, "kind": target, "params": {}},
+            "method": swept or {},
+        },
+        "versions": {"benchmark": __version__, "torch": "2", "numpy": "2", "python": "3"},
     }
 
 

@@ -284,6 +284,10 @@ def hand_written(folder: Path, config_text: str, statuses: dict[str, str]) -> Pa
         status = statuses.get(job.run_id, "ok")
         if status != "missing":
             record = runner._header(job) | {"status": status, "error": None}
+            if status == "ok":
+                record |= {"metrics": {}, "weights": {}, "curves": {}, "dim": 2}
+            else:
+                record["error"] = "diverged: non-finite energies"
             write_json(folder / "runs" / f"{job.run_id}.json", record)
     return folder
 

@@ -16,8 +16,20 @@ __all__ = [
     "check_weights",
     "check_positive",
     "check_integer",
+    "check_size",
     "sole_region",
+    "MAX_DIM",
+    "MAX_MODES",
+    "MAX_MODE_VALUES",
 ]
+
+#: Largest dimension of a target (the paper's go to 64): a d × d rotation, d-wide networks.
+MAX_DIM = 1024
+#: Most components of a target.
+MAX_MODES = 1000
+#: Most n_modes × dim: the region masses are computed in blocks of 65 536 draws × n_modes × dim
+#: float32 values, at most 2 GiB.
+MAX_MODE_VALUES = 8192
 
 
 class RegionWeights(NamedTuple):
@@ -85,10 +97,24 @@ def check_positive(name: str, value: float) -> float:
     return float(value)
 
 
-def check_integer(name: str, value: object, low: int | None = None) -> int:
-    """Validate an integer (not a bool), at least `low` when given."""
+def check_integer(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
+    """Validate an integer (not a bool), at least `low` and at most `high` when given."""
     ok = isinstance(value, int) and not isinstance(value, bool)
-    if not ok or (low is not None and value < low):
+    if not ok or (low is not None and value < low) or (high is not None and value > high):
         rule = "an integer" if low is None else f"an integer ≥ {low}"
+        rule += "" if high is None else f" and ≤ {high}"
         raise ParamError(name, f"must be {rule}, got {value!r}")
     return value
+
+
+def check_size(n_modes: int, dim: int) -> None:
+    """Refuse a target too large to evaluate in memory (`MAX_DIM`, `MAX_MODES`,
+    `MAX_MODE_VALUES`), naming the parameter that sets the size."""
+    check_integer("dim", dim, 1, MAX_DIM)
+    check_integer("n_modes", n_modes, 1, MAX_MODES)
+    if n_modes * dim > MAX_MODE_VALUES:
+        raise ParamError(
+            "n_modes",
+            f"{n_modes} modes in d = {dim} is {n_modes * dim} values, at most {MAX_MODE_VALUES} "
+            "(the region masses are evaluated in blocks that must fit in memory)",
+        )

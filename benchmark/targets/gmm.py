@@ -11,7 +11,7 @@ from scipy.stats import chi2, norm
 from torch import Tensor
 
 from ..errors import ParamError
-from .base import RegionWeights, check_integer, check_positive, check_weights
+from .base import MAX_DIM, RegionWeights, check_integer, check_positive, check_size, check_weights
 
 __all__ = ["GaussianMixture", "PaperHD", "gmm", "generated_gmm", "paper_hd"]
 
@@ -191,6 +191,10 @@ def gmm(
     if mu.ndim != 2 or mu.shape[0] < 1 or mu.shape[1] < 1:
         raise ParamError("means", f"must be a non-empty list of points, got {means!r}")
     n_modes, dim = mu.shape
+    try:
+        check_size(n_modes, dim)
+    except ParamError as err:
+        raise ParamError("means", f"{n_modes} means in d = {dim}: {err}") from err
     w = check_weights([1 / n_modes] * n_modes if weights is None else weights, n_modes)
     try:
         v = torch.as_tensor(variances, dtype=torch.float64)
@@ -225,10 +229,11 @@ def generated_gmm(
     """K equidistant modes: μ_k = separation/√2 · q_k with q_k orthonormal (a random rotation
     drawn from `seed`), so every pair of means is `separation` apart; isotropic `variance`.
     The nearest-mean mis-assignment between two modes is Φ(−separation / (2√variance))."""
-    check_integer("dim", dim, 1)
+    check_integer("dim", dim, 1, MAX_DIM)
     check_integer("seed", seed)
     if not isinstance(n_modes, int) or isinstance(n_modes, bool) or not 1 <= n_modes <= dim:
         raise ParamError("n_modes", f"must be an integer in [1, dim={dim}], got {n_modes!r}")
+    check_size(n_modes, dim)
     check_positive("separation", separation)
     check_positive("variance", variance)
     generator = torch.Generator().manual_seed(seed)
@@ -243,5 +248,6 @@ def paper_hd(
     """The paper's 4 modes N(μ_i, I_d): μ1 = a·1, μ2 = a·(−1 on the first half, +1 on the rest),
     μ3 = −μ2, μ4 = −μ1. Neighbours are a√(2d) apart: mis-assignment Φ(−a√(d/2))."""
     check_integer("dim", dim, 2)
+    check_size(4, dim)
     check_positive("a", a)
     return PaperHD(name, dim, a, check_weights([0.25] * 4 if weights is None else weights, 4))

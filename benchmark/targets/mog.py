@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ParamError
-from .base import check_integer, check_positive
+from .base import check_integer, check_positive, check_size
 from .gmm import GaussianMixture, gmm
 
 __all__ = ["mog", "imbalanced_weights"]
@@ -95,8 +95,7 @@ def mog(
         imbalance: Largest/smallest weight ratio (1: equal weights); weights ∝ r^k are given to
             the components in a random order, so the heavy modes sit anywhere.
     """
-    check_integer("dim", dim, 1)
-    check_integer("n_modes", n_modes, 1)
+    check_size(n_modes, dim)
     check_integer("seed", seed)
     check_positive("box", box)
     if not (isinstance(min_separation, int | float) and 0 <= min_separation < math.inf):

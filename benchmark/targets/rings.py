@@ -10,7 +10,7 @@ from scipy.stats import norm
 from torch import Tensor
 
 from ..errors import ParamError
-from .base import RegionWeights, check_positive, check_weights
+from .base import MAX_MODES, RegionWeights, check_positive, check_weights
 
 __all__ = ["Rings", "rings"]
 
@@ -94,5 +94,9 @@ def rings(
     r = torch.as_tensor(radii, dtype=torch.float64)
     if r.ndim != 1 or len(r) < 1 or not bool((r > 0).all()) or not bool((r.diff() > 0).all()):
         raise ParamError("radii", f"must be positive and increasing, got {list(radii)!r}")
+    if not bool(torch.isfinite(r).all()) or len(r) > MAX_MODES:
+        raise ParamError(
+            "radii", f"must be at most {MAX_MODES} finite numbers, got {list(radii)!r}"
+        )
     w = check_weights([1 / len(r)] * len(r) if weights is None else weights, len(r))
     return Rings(name, r, w, check_positive("std", std))
