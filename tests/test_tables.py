@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import sem as stats_sem
+from scipy.stats import t as stats_t
 from synthetic_records import failed_record, ok_record
 
 from benchmark.frames import runs_frame
@@ -100,10 +102,14 @@ def test_stats_of_a_synthetic_not_estimable_record_through_runs_frame():
     ]
     row = stats(runs_frame(records), ["mass_far_model"], ["method"]).iloc[0]
     assert (row.n_ok, row.n_values, row.n_ne, row.n_failed) == (3, 2, 1, 1)
-    assert row["mean"] == pytest.approx(0.03) and row["std"] == pytest.approx(np.sqrt(2e-4))
-    # half-width t(0.975, 1) · 0.01 = 0.127
-    assert (row.ci_low, row.ci_high) == pytest.approx((0.03 - 0.12706, 0.03 + 0.12706), abs=1e-5)
-    assert format_cell(row) == "0.0300 [-0.0971, 0.157] (1 n/e, 1 failed)"
+    # a positive metric, on the log scale: geometric mean √(0.02 · 0.04) = 0.0283; the t-interval
+    # of ln 0.02, ln 0.04 (half-width t(0.975, 1) · (ln 2 / √2) / √2 = 12.706 · 0.3466 = 4.404)
+    # transformed back: 0.0283 · e^∓4.404 = [3.46e-4, 2.31], above 0 although the linear one is not
+    assert row["mean"] == pytest.approx(np.sqrt(0.02 * 0.04)) and row.scale == "log"
+    low, high = np.exp(stats_t.interval(0.95, 1, loc=np.log(0.02 * 0.04) / 2,
+                                        scale=stats_sem(np.log([0.02, 0.04]))))
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, high), rel=1e-12)
+    assert format_cell(row) == "0.0283 [3.46e-4, 2.31] (1 n/e, 1 failed)"
 
 
 def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_present():
@@ -155,8 +161,9 @@ def test_the_best_and_its_ties_are_bold_the_clearly_worse_and_the_oracle_are_not
     summary = {t.name: t for t in make_tables(runs_frame(records), names)}["summary"]
     first = summary.to_markdown().split("\n\n")[1].splitlines()[2:]  # four_modes: mode weights
     rows = {line.split("|")[1].strip(): line for line in first}
-    assert "| **0.0150 [" in rows["GOOD"] and "| **0.0160 [" in rows["TIE"]
-    assert "| 0.116 [" in rows["BAD"] and "| 0.00100 (1 seed, 2 failed)" in rows["ONE"]
+    # geometric means: (0.010 · 0.020 · 0.015)^(1/3) = 0.0144, TIE's 0.0157, BAD's 0.115
+    assert "| **0.0144 [" in rows["GOOD"] and "| **0.0157 [" in rows["TIE"]
+    assert "| 0.115 [" in rows["BAD"] and "| 0.00100 (1 seed, 2 failed)" in rows["ONE"]
     assert "**" not in rows["ORACLE"].split("|")[2]
     assert RANKING in summary.caption
 
