@@ -11,7 +11,7 @@ from scipy.stats import sem as stats_sem
 from scipy.stats import t as stats_t
 from synthetic_records import failed_record, ok_record
 
-from benchmark.frames import runs_frame
+from benchmark.frames import runs_frame, steady_train_seconds
 from benchmark.tables import (
     RANKING,
     format_cell,
@@ -188,3 +188,85 @@ def test_markdown_splits_wide_tables_and_keeps_the_cells_text():
     assert len(parts) == 3
     assert all(part.startswith("| method") for part in parts)
     assert "1.00" in parts[0] and "2.50" in parts[0]  # not re-parsed as numbers
+
+
+def _row(long: pd.DataFrame, method: str, metric: str) -> pd.Series:
+    return long[(long.method == method) & (long.metric == metric)].iloc[0]
+
+
+def test_a_noisy_method_over_the_factor_is_marked_and_never_bold():
+    # "noisy"'s log-density errors span three decades: its log interval covers far over 10×, so
+    # it is inconclusive (‡), not the "indistinguishable" a linear t-test gives it
+    records = [
+        ok_record("four_modes", m, s, metrics={"logdens_err": v})
+        for m, values in {"steady": [0.28, 0.281, 0.282], "noisy": [0.5, 80.0, 1000.0]}.items()
+        for s, v in enumerate(values)
+    ]
+    long = stats(runs_frame(records), ["logdens_err"], ["target", "method"], among="method")
+    noisy = _row(long, "noisy", "logdens_err")
+    assert noisy.verdict == "inconclusive" and noisy.ci_high / noisy.ci_low > 10
+    assert noisy.ci_low > 0  # on the linear scale the interval goes to −1.33e3
+    assert format_cell(noisy).endswith(" ‡") and "**" not in format_cell(noisy)
+    assert format_cell(_row(long, "steady", "logdens_err")).startswith("**0.281 [")
+
+
+def test_below_its_noise_floor_a_cell_prints_the_floor_and_ties_at_it():
+    # negatives vs E_θ: "lucky" at 1.1e-5 is below its floor 1.7e-5 on every seed, "exact" at the
+    # floor: raised to the floor they tie (a constant log ratio 0), neither outranks the other;
+    # "worse" is 10× the floor on every seed.
+    values = {"lucky": [1.0e-5, 1.1e-5, 1.2e-5], "exact": [1.7e-5] * 3, "worse": [1.7e-4] * 3}
+    records = [
+        ok_record("four_modes", m, s, metrics={"mw_mse_negatives": v, "mw_mse_floor": 1.7e-5})
+        for m, vs in values.items()
+        for s, v in enumerate(vs)
+    ]
+    long = stats(runs_frame(records), ["mw_mse_negatives"], ["target", "method"], among="method")
+    cells = {m: format_cell(_row(long, m, "mw_mse_negatives")) for m in values}
+    assert cells["lucky"] == "**< floor 1.70e-5**"
+    assert cells["exact"].startswith("**1.70e-5 [1.70e-5, 1.70e-5]")
+    assert not cells["worse"].startswith("**")
+    # the centre itself stays in the CSV: the geometric mean (1.0 · 1.1 · 1.2)^(1/3) e-5
+    assert _row(long, "lucky", "mw_mse_negatives")["mean"] == pytest.approx(1.09696e-5, rel=1e-5)
+
+
+def test_an_ess_at_arviz_cap_prints_a_bound():
+    # 128 chains × 8 kept draws: N = 1024, ArviZ caps the ESS at N·log10 N = 3082.5 (its
+    # autocorrelation time floored at 1 / log10 N); a seed below the cap gives the number
+    n = 1024
+    cap = n * np.log10(n)
+    rows = [
+        ok_record("four_modes", m, s, metrics={"ess_bulk_min": e, "n_chains": 128.0,
+                                                "sample_draws": 8.0})
+        for m, es in {"capped": [cap, cap], "mixed": [cap, 1500.0]}.items()
+        for s, e in enumerate(es)
+    ]  # fmt: skip
+    long = stats(runs_frame(rows), ["ess_bulk_min"], ["target", "method"])
+    assert format_cell(_row(long, "capped", "ess_bulk_min")) == "≥ 3080"
+    mixed = _row(long, "mixed", "ess_bulk_min")
+    assert mixed.n_at_ceiling == 1
+    assert format_cell(mixed).startswith(format_number(np.sqrt(cap * 1500)))  # 2150
+
+
+def test_a_c2st_within_its_binomial_chance_band_prints_the_floor():
+    # 300 draws a side: 600 held-out draws, chance band 0.5 ± 1.96 · √(0.25 / 600) = ± 0.0400
+    records = [
+        ok_record("four_modes", m, s, metrics={"c2st": v, "n_chains": 128.0, "sample_draws": 8.0})
+        for m, vs in {"chance": [0.47, 0.52, 0.51], "told": [0.62, 0.64, 0.66]}.items()
+        for s, v in enumerate(vs)
+    ]
+    for r in records:
+        r["config"]["suite"] = {"n_c2st": 300}
+    long = stats(runs_frame(records), ["c2st"], ["target", "method"])
+    assert format_cell(_row(long, "chance", "c2st")) == "< floor 0.540"
+    assert format_cell(_row(long, "told", "c2st")).startswith("0.640 [")  # linear: a mean
+
+
+def test_steady_training_seconds_leave_out_the_first_checkpoint_interval():
+    # 100 iterations, compilation in the first: 30 s, then 0.1 s per iteration; the first
+    # checkpoint at iteration 10: from there (30.9 s) to 100 (39.9 s) 0.1 s/iteration, × 100
+    record = ok_record("four_modes", "m", 0)
+    iterations = np.arange(1, 101)
+    record["curves"]["train"] = {"iteration": iterations.tolist(),
+                                 "seconds": (30.0 + 0.1 * (iterations - 1)).tolist()}  # fmt: skip
+    assert steady_train_seconds(record) == pytest.approx(10.0)
+    assert runs_frame([record]).train_seconds_steady.iloc[0] == pytest.approx(10.0)
