@@ -104,12 +104,14 @@ def test_stats_of_a_synthetic_not_estimable_record_through_runs_frame():
     assert (row.n_ok, row.n_values, row.n_ne, row.n_failed) == (3, 2, 1, 1)
     # a positive metric, on the log scale: geometric mean √(0.02 · 0.04) = 0.0283; the t-interval
     # of ln 0.02, ln 0.04 (half-width t(0.975, 1) · (ln 2 / √2) / √2 = 12.706 · 0.3466 = 4.404)
-    # transformed back: 0.0283 · e^∓4.404 = [3.46e-4, 2.31], above 0 although the linear one is not
+    # transformed back: 0.0283 · e^∓4.404 = [3.46e-4, 2.31], above 0 although the linear one is
+    # not; a fraction, so cut at 1
     assert row["mean"] == pytest.approx(np.sqrt(0.02 * 0.04)) and row.scale == "log"
     low, high = np.exp(stats_t.interval(0.95, 1, loc=np.log(0.02 * 0.04) / 2,
                                         scale=stats_sem(np.log([0.02, 0.04]))))
-    assert (row.ci_low, row.ci_high) == pytest.approx((low, high), rel=1e-12)
-    assert format_cell(row) == "0.0283 [3.46e-4, 2.31] (1 n/e, 1 failed)"
+    assert high == pytest.approx(2.312, abs=1e-3)
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, 1.0), rel=1e-12)
+    assert format_cell(row) == "0.0283 [3.46e-4, 1.00] (1 n/e, 1 failed)"
 
 
 def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_present():
@@ -270,3 +272,11 @@ def test_steady_training_seconds_leave_out_the_first_checkpoint_interval():
                                  "seconds": (30.0 + 0.1 * (iterations - 1)).tolist()}  # fmt: skip
     assert steady_train_seconds(record) == pytest.approx(10.0)
     assert runs_frame([record]).train_seconds_steady.iloc[0] == pytest.approx(10.0)
+
+
+def test_an_interval_of_a_fraction_stops_at_1():
+    # TVs 0.01, 0.5, 0.9: the log interval exp(mean ln v ± 4.303 · s_ln / √3) reaches 1.3e3
+    records = [ok_record("four_modes", "m", s, metrics={"mw_tv_model": v})
+               for s, v in enumerate([0.01, 0.5, 0.9])]  # fmt: skip
+    row = stats(runs_frame(records), ["mw_tv_model"], ["method"]).iloc[0]
+    assert 0 < row.ci_low < row["mean"] and row.ci_high == 1.0
