@@ -70,9 +70,9 @@ LOG_SCALE = frozenset(
 #: The value a log-scale metric is measured from: R-hat's ideal is 1, so R-hat − 1 is the error.
 _ORIGIN = {"rhat_max": 1.0}
 
-#: Metrics that are fractions or probabilities: at most 1, so their interval is cut at 1 (a
-#: log-scale interval, symmetric in log, can otherwise pass it).
-_AT_MOST_ONE = ("mw_tv_", "mw_max_", "mass_far_", "mw_model_spread", "c2st")
+#: Metrics that are at most 1 (fractions, differences of weights and their squares, an
+#: accuracy): their interval is cut at 1 (a log-scale interval, symmetric in log, can pass it).
+_AT_MOST_ONE = ("mw_tv_", "mw_max_", "mw_mse_", "mass_far_", "mw_model_spread", "c2st")
 
 #: Metric -> the run column holding its noise floor: a mode-weight MSE of weights counted from n
 #: draws against the EBM's own weights has expectation Σ w(1 − w)/(K n) when the draws follow the
@@ -108,7 +108,8 @@ RANKING = (
     f"Cells: centre [{100 * LEVEL:.0f} % Student-t interval over seeds]. Errors, MSEs, TVs, "
     "R-hat − 1, ESS, seconds and evaluations are positive and multiplicative: their centre is the "
     "geometric mean and their interval the t-interval of the logs transformed back, which never "
-    "leaves (0, ∞), cut at 1 for fractions (TV, far mass, C2ST); held-out log-likelihoods are "
+    "leaves (0, ∞), cut at 1 for quantities at most 1 (TV, MSE, far mass, C2ST); held-out "
+    "log-likelihoods are "
     "summarised on the linear scale (mean ± t·s/√n). "
     "A cell from one seed has no interval. **Bold**: on each target, the best centre (among "
     "conclusive methods with 2 seeds or more) and every method that a two-sided paired t-test at "
