@@ -457,19 +457,19 @@ def _draw_sweep(
     ax: plt.Axes, line: pd.DataFrame, name: str, metric: str, position: dict, log: bool,
     chosen: set[str], **style: object,
 ) -> bool:  # fmt: skip
-    """One line: per value of `name`, the mean of `metric` over seeds and its t interval; a ring
-    on a variant in `chosen`. False when no value has a number."""
+    """One line: per value of `name`, the centre of `metric` over seeds and its t interval (on a
+    log axis the geometric mean and the interval of the logs, as in the tables); a ring on a
+    variant in `chosen`. False when no value has a number."""
     points = sorted(
-        (position[value], t_interval(at[metric]), at.variant.iloc[0])
+        (position[value], t_interval(at[metric], scale="log" if log else "linear"),
+         at.variant.iloc[0])
         for value, at in line.groupby(name, sort=False)
-    )
+    )  # fmt: skip
     points = [p for p in points if p[1].n]
     if not points:
         return False
     x = [p[0] for p in points]
     mean, low, high = (np.array([getattr(p[1], k) for p in points]) for k in Interval._fields[:3])
-    if log and (mean > 0).any():  # an interval reaching below 0: cut at a tenth of the lowest mean
-        low = np.clip(low, mean[mean > 0].min() / 10, None)
     ax.plot(x, mean, marker="o", ms=3.5, lw=1.3, **style)
     ax.vlines(x, low, high, lw=1, alpha=0.6, color=style["color"])
     for px, py, (_, _, variant) in zip(x, mean, points, strict=True):
@@ -480,7 +480,7 @@ def _draw_sweep(
 
 def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]:
     """Per swept hyperparameter: rows = headline metrics, columns = targets, each method's metric
-    against the hyperparameter's value (mean over seeds, its 95 % t interval as a bar), one line
+    against the hyperparameter's value (centre over seeds, its 95 % t interval as a bar), one line
     per method and value of its other swept hyperparameters; a ring on the variant the tuned view
     selects. `runs`: `frames.runs` (the variant as "method", the method as "base_method")."""
     results = runs.rename(columns={"method": "variant", "base_method": "method"})
@@ -547,7 +547,8 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
             f"the value of `{name}` ({'log axis' if logx else 'as listed'}), one colour per "
             "method, dashed or dotted for another value of its other swept hyperparameters (in "
             "the legend); the point is the mean over seeds, the bar its 95 % Student-t interval "
-            "(none from one seed; on a log axis cut at a tenth of the lowest mean). A ring marks "
+            "(none from one seed; on a log axis the geometric mean and the t-interval of the logs "
+            "transformed back, as in the tables). A ring marks "
             "the variant the tuned view selects by held-out log-likelihood (top row) alone. A "
             "method whose ring also sits at its lowest mode-weight TV and log-density error is "
             "tuned well without the truth; a flat line is a setting that does not matter; a "

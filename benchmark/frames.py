@@ -55,6 +55,30 @@ def _ok(records: list[Record]) -> list[Record]:
     return [r for r in records if r["status"] == "ok"]
 
 
+def steady_train_seconds(record: Record) -> float:
+    """Training seconds without one-time compilation and warm-up: the rate of the training curve
+    from the first checkpoint (a tenth of training) to its last iteration, times that iteration;
+    NaN without a curve past the first checkpoint."""
+    train, checkpoints = record["curves"].get("train"), record["curves"].get("checkpoints")
+    if not train or not checkpoints:
+        return np.nan
+    iterations, seconds = np.asarray(train["iteration"]), np.asarray(train["seconds"])
+    start = int(np.searchsorted(iterations, checkpoints[0]["iteration"]))
+    if start >= len(iterations) - 1:
+        return np.nan
+    rate = (seconds[-1] - seconds[start]) / (iterations[-1] - iterations[start])
+    return float(rate * iterations[-1])
+
+
+def _derived(record: Record) -> dict[str, float]:
+    """Columns an ok record implies: `train_seconds_steady`, and `c2st_n`, the draws a side of
+    its C2ST (the setting, or fewer when the sampler kept fewer draws)."""
+    metrics, settings = record["metrics"], record.get("config", {}).get("suite", {})
+    draws = (metrics.get("n_chains") or np.nan) * (metrics.get("sample_draws") or np.nan)
+    n_c2st = settings.get("n_c2st", np.nan)
+    return {"train_seconds_steady": steady_train_seconds(record), "c2st_n": min(n_c2st, draws)}
+
+
 def runs_frame(records: list[Record]) -> pd.DataFrame:
     """One row per run: RESULT_COLUMNS (`reference`: the reference DIR a record was taken from,
     empty for a run of this suite), the other metrics, `<metric>_ne` reasons, the error."""
@@ -64,6 +88,7 @@ def runs_frame(records: list[Record]) -> pd.DataFrame:
         row["reference"] = r.get("reference")  # the DIR its record was copied from, if any
         row |= {"base_method": r.get("base_method", r["method"]), **r.get("swept", {})}
         row |= {k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()}
+        row |= _derived(r) if r["status"] == "ok" else {}
         row |= {f"{k}{NE_SUFFIX}": reason for k, reason in r.get("not_estimable", {}).items()}
         rows.append(row | {"error": r.get("error")})
     frame = pd.DataFrame(rows)

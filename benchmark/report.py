@@ -128,7 +128,7 @@ def against_the_paper(
                 "method": names.get(row.method, row.method),
                 "metric": _VIEW[row.metric],
                 "paper": format_exact(row.paper),
-                "suite (mean [95 % CI])": format_cell(row),
+                "suite (centre [95 % CI])": format_cell(row),
                 "suite ÷ paper": format_number(row["mean"] / row.paper) if row.n_values else "—",
             }
             for _, row in part.iterrows()
@@ -211,10 +211,13 @@ def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
         f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
         f"{len(suite['targets'])} targets × {len(frames.methods)} methods × "
         f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
-        "Cells: mean [95 % Student-t interval] over the seeds that finished, bold for the best "
-        "method on a target and those a paired t-test cannot tell from it (see the tables' "
-        "captions); seeds where a metric was not estimable (n/e) and runs that failed or are "
-        "missing are counted in brackets. Per-run numbers: "
+        "Cells: centre [95 % Student-t interval] over the seeds that finished — for errors, "
+        "R-hat − 1, ESS and costs the geometric mean and the interval of the logs transformed "
+        "back — bold for the best method on a target and those a paired t-test (on log values) "
+        "cannot tell from it, ‡ for a cell whose interval spans over 10× (inconclusive, never "
+        "bold), `< floor X` below a noise floor (see the tables' captions); seeds where a metric "
+        "was not estimable (n/e) and runs that failed or are missing are counted in brackets. "
+        "Per-run numbers: "
         "`results.csv`, `weights.csv`, `runs/`; every table also as CSV in `tables/`, every "
         "figure also as PDF in `figures/`."
     ]

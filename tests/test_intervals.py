@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.intervals import compare_to_best, t_interval
+from benchmark.intervals import INCONCLUSIVE_FACTOR, compare_to_best, spread_factor, t_interval
 
 
 def test_t_interval_by_hand_and_against_scipy():
@@ -92,3 +92,54 @@ def test_better_than_the_best_on_the_shared_seeds_is_not_worse():
     assert compare_to_best(table) == {"a": "best", "b": "indistinguishable"}
     assert stats.ttest_1samp([0.20 - 0.30, 0.2101 - 0.31], 0.0).pvalue < 0.05  # significant, but
     # in b's favour: b is not shown worse
+
+
+def test_log_scale_interval_is_scipys_on_the_logs_transformed_back_and_stays_positive():
+    # a TV over 3 seeds whose linear interval goes below 0: 0.0322 ± t(0.975, 2) · s / √3
+    x = np.array([0.005, 0.02, 0.09])
+    assert t_interval(x).low < 0
+    g, low, high, n = t_interval(x, scale="log")
+    logs = np.log(x)
+    expected = np.exp(stats.t.interval(0.95, 2, loc=logs.mean(), scale=stats.sem(logs)))
+    assert n == 3 and g == pytest.approx(stats.gmean(x), rel=1e-12)
+    assert (low, high) == pytest.approx(tuple(expected), rel=1e-12)
+    assert 0 < low < g < high and g * g == pytest.approx(low * high, rel=1e-12)  # symmetric in log
+    assert spread_factor(t_interval(x, scale="log")) == pytest.approx(high / low)
+
+
+def test_log_scale_values_at_zero_have_no_interval_and_no_test():
+    assert t_interval([0.0, 0.0], scale="log") == (0.0, 0.0, 0.0, 2)
+    g, low, _, n = t_interval([0.0, 0.1, 0.2], scale="log")
+    assert g == 0.0 and n == 3 and math.isnan(low)
+    with pytest.raises(ValueError):
+        t_interval([-0.1, 0.2], scale="log")
+    table = pd.DataFrame({"a": [0.1, 0.12, 0.11], "z": [0.0, 0.1, 0.2]})
+    assert compare_to_best(table, scale="log") == {"a": "best", "z": "untested"}
+
+
+def test_a_noisy_method_over_the_factor_is_inconclusive_not_tied_with_the_best():
+    # "noisy" spans three decades over its seeds: on the linear scale a paired t-test cannot find
+    # it worse than "best"; on the log scale its interval spans far over 10×: inconclusive.
+    table = pd.DataFrame({"best": [0.28, 0.281, 0.282], "noisy": [0.5, 80.0, 1000.0]})
+    assert compare_to_best(table) == {"best": "best", "noisy": "indistinguishable"}
+    assert compare_to_best(table, scale="log") == {"best": "best", "noisy": "inconclusive"}
+    assert spread_factor(t_interval(table.noisy, scale="log")) > INCONCLUSIVE_FACTOR
+    # the lowest geometric mean is inconclusive: the best is the lowest among the conclusive ones
+    lucky = table.assign(lucky=[1e-4, 0.5, 0.01])
+    assert compare_to_best(lucky, scale="log")["lucky"] == "inconclusive"
+    assert compare_to_best(lucky, scale="log")["best"] == "best"
+
+
+def test_a_small_consistent_ratio_is_significant_on_the_log_scale():
+    # b = a · 1.24 ± 1 % on every seed while a varies twofold across seeds (each interval spans
+    # 5.7×, under the factor): the log ratios ln 1.23, ln 1.24, ln 1.25 have
+    # t = mean / (s / √3) = 0.215 / (0.00806 / 1.732) = 46, p = 4.7e-4; the linear differences
+    # 0.023, 0.0312, 0.05 grow with a, p = 0.049, at the edge of the 5 % level.
+    a = np.array([0.1, 0.13, 0.2])
+    table = pd.DataFrame({"a": a, "b": a * [1.23, 1.24, 1.25]})
+    assert compare_to_best(table, scale="log") == {"a": "best", "b": "worse"}
+    ratios = np.log(table.b / table.a)
+    assert stats.ttest_1samp(ratios, 0.0).statistic == pytest.approx(46.19, abs=0.01)
+    linear = stats.ttest_1samp(table.b - table.a, 0.0).pvalue
+    assert stats.ttest_1samp(ratios, 0.0).pvalue < 1e-3 < linear
+    assert spread_factor(t_interval(table.b, scale="log")) < INCONCLUSIVE_FACTOR

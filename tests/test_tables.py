@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import sem as stats_sem
+from scipy.stats import t as stats_t
 from synthetic_records import failed_record, ok_record
 
-from benchmark.frames import runs_frame
+from benchmark.frames import runs_frame, steady_train_seconds
 from benchmark.tables import (
     RANKING,
     format_cell,
@@ -100,10 +102,16 @@ def test_stats_of_a_synthetic_not_estimable_record_through_runs_frame():
     ]
     row = stats(runs_frame(records), ["mass_far_model"], ["method"]).iloc[0]
     assert (row.n_ok, row.n_values, row.n_ne, row.n_failed) == (3, 2, 1, 1)
-    assert row["mean"] == pytest.approx(0.03) and row["std"] == pytest.approx(np.sqrt(2e-4))
-    # half-width t(0.975, 1) · 0.01 = 0.127
-    assert (row.ci_low, row.ci_high) == pytest.approx((0.03 - 0.12706, 0.03 + 0.12706), abs=1e-5)
-    assert format_cell(row) == "0.0300 [-0.0971, 0.157] (1 n/e, 1 failed)"
+    # a positive metric, on the log scale: geometric mean √(0.02 · 0.04) = 0.0283; the t-interval
+    # of ln 0.02, ln 0.04 (half-width t(0.975, 1) · (ln 2 / √2) / √2 = 12.706 · 0.3466 = 4.404)
+    # transformed back: 0.0283 · e^∓4.404 = [3.46e-4, 2.31], above 0 although the linear one is
+    # not; a fraction, so cut at 1
+    assert row["mean"] == pytest.approx(np.sqrt(0.02 * 0.04)) and row.scale == "log"
+    low, high = np.exp(stats_t.interval(0.95, 1, loc=np.log(0.02 * 0.04) / 2,
+                                        scale=stats_sem(np.log([0.02, 0.04]))))
+    assert high == pytest.approx(2.312, abs=1e-3)
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, 1.0), rel=1e-12)
+    assert format_cell(row) == "0.0283 [3.46e-4, 1.00] (1 n/e, 1 failed)"
 
 
 def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_present():
@@ -155,8 +163,9 @@ def test_the_best_and_its_ties_are_bold_the_clearly_worse_and_the_oracle_are_not
     summary = {t.name: t for t in make_tables(runs_frame(records), names)}["summary"]
     first = summary.to_markdown().split("\n\n")[1].splitlines()[2:]  # four_modes: mode weights
     rows = {line.split("|")[1].strip(): line for line in first}
-    assert "| **0.0150 [" in rows["GOOD"] and "| **0.0160 [" in rows["TIE"]
-    assert "| 0.116 [" in rows["BAD"] and "| 0.00100 (1 seed, 2 failed)" in rows["ONE"]
+    # geometric means: (0.010 · 0.020 · 0.015)^(1/3) = 0.0144, TIE's 0.0157, BAD's 0.115
+    assert "| **0.0144 [" in rows["GOOD"] and "| **0.0157 [" in rows["TIE"]
+    assert "| 0.115 [" in rows["BAD"] and "| 0.00100 (1 seed, 2 failed)" in rows["ONE"]
     assert "**" not in rows["ORACLE"].split("|")[2]
     assert RANKING in summary.caption
 
@@ -181,3 +190,93 @@ def test_markdown_splits_wide_tables_and_keeps_the_cells_text():
     assert len(parts) == 3
     assert all(part.startswith("| method") for part in parts)
     assert "1.00" in parts[0] and "2.50" in parts[0]  # not re-parsed as numbers
+
+
+def _row(long: pd.DataFrame, method: str, metric: str) -> pd.Series:
+    return long[(long.method == method) & (long.metric == metric)].iloc[0]
+
+
+def test_a_noisy_method_over_the_factor_is_marked_and_never_bold():
+    # "noisy"'s log-density errors span three decades: its log interval covers far over 10×, so
+    # it is inconclusive (‡), not the "indistinguishable" a linear t-test gives it
+    records = [
+        ok_record("four_modes", m, s, metrics={"logdens_err": v})
+        for m, values in {"steady": [0.28, 0.281, 0.282], "noisy": [0.5, 80.0, 1000.0]}.items()
+        for s, v in enumerate(values)
+    ]
+    long = stats(runs_frame(records), ["logdens_err"], ["target", "method"], among="method")
+    noisy = _row(long, "noisy", "logdens_err")
+    assert noisy.verdict == "inconclusive" and noisy.ci_high / noisy.ci_low > 10
+    assert noisy.ci_low > 0  # on the linear scale the interval goes to −1.33e3
+    assert format_cell(noisy).endswith(" ‡") and "**" not in format_cell(noisy)
+    assert format_cell(_row(long, "steady", "logdens_err")).startswith("**0.281 [")
+
+
+def test_below_its_noise_floor_a_cell_prints_the_floor_and_ties_at_it():
+    # negatives vs E_θ: "lucky" at 1.1e-5 is below its floor 1.7e-5 on every seed, "exact" at the
+    # floor: raised to the floor they tie (a constant log ratio 0), neither outranks the other;
+    # "worse" is 10× the floor on every seed.
+    values = {"lucky": [1.0e-5, 1.1e-5, 1.2e-5], "exact": [1.7e-5] * 3, "worse": [1.7e-4] * 3}
+    records = [
+        ok_record("four_modes", m, s, metrics={"mw_mse_negatives": v, "mw_mse_floor": 1.7e-5})
+        for m, vs in values.items()
+        for s, v in enumerate(vs)
+    ]
+    long = stats(runs_frame(records), ["mw_mse_negatives"], ["target", "method"], among="method")
+    cells = {m: format_cell(_row(long, m, "mw_mse_negatives")) for m in values}
+    assert cells["lucky"] == "**< floor 1.70e-5**"
+    assert cells["exact"].startswith("**1.70e-5 [1.70e-5, 1.70e-5]")
+    assert not cells["worse"].startswith("**")
+    # the centre itself stays in the CSV: the geometric mean (1.0 · 1.1 · 1.2)^(1/3) e-5
+    assert _row(long, "lucky", "mw_mse_negatives")["mean"] == pytest.approx(1.09696e-5, rel=1e-5)
+
+
+def test_an_ess_at_arviz_cap_prints_a_bound():
+    # 128 chains × 8 kept draws: N = 1024, ArviZ caps the ESS at N·log10 N = 3082.5 (its
+    # autocorrelation time floored at 1 / log10 N); a seed below the cap gives the number
+    n = 1024
+    cap = n * np.log10(n)
+    rows = [
+        ok_record("four_modes", m, s, metrics={"ess_bulk_min": e, "n_chains": 128.0,
+                                                "sample_draws": 8.0})
+        for m, es in {"capped": [cap, cap], "mixed": [cap, 1500.0]}.items()
+        for s, e in enumerate(es)
+    ]  # fmt: skip
+    long = stats(runs_frame(rows), ["ess_bulk_min"], ["target", "method"])
+    assert format_cell(_row(long, "capped", "ess_bulk_min")) == "≥ 3080"
+    mixed = _row(long, "mixed", "ess_bulk_min")
+    assert mixed.n_at_ceiling == 1
+    assert format_cell(mixed).startswith(format_number(np.sqrt(cap * 1500)))  # 2150
+
+
+def test_a_c2st_within_its_binomial_chance_band_prints_the_floor():
+    # 300 draws a side: 600 held-out draws, chance band 0.5 ± 1.96 · √(0.25 / 600) = ± 0.0400
+    records = [
+        ok_record("four_modes", m, s, metrics={"c2st": v, "n_chains": 128.0, "sample_draws": 8.0})
+        for m, vs in {"chance": [0.47, 0.52, 0.51], "told": [0.62, 0.64, 0.66]}.items()
+        for s, v in enumerate(vs)
+    ]
+    for r in records:
+        r["config"]["suite"] = {"n_c2st": 300}
+    long = stats(runs_frame(records), ["c2st"], ["target", "method"])
+    assert format_cell(_row(long, "chance", "c2st")) == "< floor 0.540"
+    assert format_cell(_row(long, "told", "c2st")).startswith("0.640 [")  # linear: a mean
+
+
+def test_steady_training_seconds_leave_out_the_first_checkpoint_interval():
+    # 100 iterations, compilation in the first: 30 s, then 0.1 s per iteration; the first
+    # checkpoint at iteration 10: from there (30.9 s) to 100 (39.9 s) 0.1 s/iteration, × 100
+    record = ok_record("four_modes", "m", 0)
+    iterations = np.arange(1, 101)
+    record["curves"]["train"] = {"iteration": iterations.tolist(),
+                                 "seconds": (30.0 + 0.1 * (iterations - 1)).tolist()}  # fmt: skip
+    assert steady_train_seconds(record) == pytest.approx(10.0)
+    assert runs_frame([record]).train_seconds_steady.iloc[0] == pytest.approx(10.0)
+
+
+def test_an_interval_of_a_fraction_stops_at_1():
+    # TVs 0.01, 0.5, 0.9: the log interval exp(mean ln v ± 4.303 · s_ln / √3) reaches 1.3e3
+    records = [ok_record("four_modes", "m", s, metrics={"mw_tv_model": v})
+               for s, v in enumerate([0.01, 0.5, 0.9])]  # fmt: skip
+    row = stats(runs_frame(records), ["mw_tv_model"], ["method"]).iloc[0]
+    assert 0 < row.ci_low < row["mean"] and row.ci_high == 1.0
