@@ -25,7 +25,7 @@ from benchmark.errors import ConfigError
 from benchmark.machine import versions
 from benchmark.reference import SETTINGS_THAT_MATTER, check_reference, plan_reference
 from benchmark.settings import SuiteSettings
-from benchmark.store import claim, run_id, write_json
+from benchmark.store import claim, content_hash, run_id, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -250,6 +250,7 @@ def test_records_of_other_package_versions_or_another_processor_are_taken_with_a
     path = copy / "runs" / f"{run_id('four_modes', 'vera', 0)}.json"
     record = json.loads(path.read_text())
     record["versions"] |= {"zuko": "0.0.1", "cpu": "Other CPU (NEON)"}
+    record["sha256"] = content_hash(record)  # as that machine would have written it
     write_json(path, record)
     config = write(tmp_path, suite_toml('["plug_ebm"]'))
     status, trained, _ = run_against(config, tmp_path / "mine", copy)
