@@ -12,6 +12,7 @@ _API = (
     "ConfigError",
     "load_suite",
     "run",
+    "compare",
     "build_report",
     "load_frames",
     "load_runs",
