@@ -51,7 +51,7 @@ benchmark:
 # gmm40 and mog32 at the defaults; ≤ 60 minutes on 2 cores (the budget is in the config's header)
 benchmark-tuned:
 	$(PYTHON) -m benchmark run benchmark/configs/tuned.toml --out results/tuned $(ARGS)
-	$(PYTHON) -m benchmark compare results/tuned reports/tuned
+	@if [ -d reports/tuned ]; then $(PYTHON) -m benchmark compare results/tuned reports/tuned; fi
 
 benchmark-paper:
 	@if [ -z "$(filter $(PART),$(PAPER_PARTS))" ] || [ "$(words $(PART))" != 1 ]; then \

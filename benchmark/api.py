@@ -177,6 +177,12 @@ def compare(
     ours, theirs = here.suite["suite"]["name"], there.suite["suite"]["name"]
     if ours != theirs:
         raise ConfigError(reference, "suite.name", f"is {theirs!r}, the suite of {out} {ours!r}")
+    for data, folder in ((there, reference), (here, out)):
+        if data.foreign and not any(r.get("status") == "ok" for r in data.records):
+            first = data.foreign[0]  # e.g. every record of another version of this package
+            raise ConfigError(
+                first.path, first.key, f"{first.message}; no record of {folder} is usable here"
+            )
     cells = agreement(here.frames.runs, there.frames.runs)
     if cells.empty:
         raise ConfigError(reference, "runs", f"no finished run shared with {out}")

@@ -79,7 +79,8 @@ _AT_MOST_ONE = ("mw_tv_", "mw_max_", "mw_mse_", "mass_far_", "mw_model_spread", 
 #: EBM exactly (benchmark/metrics/weights.py); below it a difference is sampling noise.
 #: A number instead of a column: a floor common to every run. The max R-hat of the diagnostic
 #: chains fluctuates by a few hundredths even when they sample exactly: the oracle's (flowMC on
-#: the true energy) reaches 1.039 on the 2-D and 16-D targets of reports/quick and reports/tuned.
+#: the true energy) reached 1.039 on the 2-D and 16-D targets of the version-0.3.0 quick and tuned
+#: reports.
 #: Below 1.05, R-hat − 1 is the diagnostic's own noise and would otherwise decide a log-scale
 #: ranking; such values tie.
 FLOORS: dict[str, str | float] = {

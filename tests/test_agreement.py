@@ -136,3 +136,22 @@ def test_compare_with_another_suite_is_a_user_error(tmp_path):
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert done.stderr.startswith(f"error: {reference}: suite.name: is 'other'")
+
+
+def test_compare_with_a_reference_of_another_version_is_refused_with_the_reason(tmp_path):
+    """Records of another version of the package are foreign to this one: nothing to compare."""
+    suite = suite_json(["four_modes"], ["m"], SEEDS)
+    old = [ok_record("four_modes", "m", s) for s in SEEDS]
+    for record in old:
+        record["versions"]["benchmark"] = "0.0.1"
+    reference = write_suite(tmp_path / "reference", suite, old)
+    here = _dir(tmp_path / "here", dict.fromkeys(SEEDS, 0.1))
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark", "compare", str(here), str(reference)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "versions.benchmark" in done.stderr
+    assert f"no record of {reference} is usable here" in done.stderr
