@@ -93,6 +93,16 @@ def test_machine_differences_name_each_package_and_the_processor():
     assert differences({**ours, "benchmark": "0"}, ours) == ["benchmark 0 (here 1)"]
 
 
+def _compare(here: Path, reference: Path) -> subprocess.CompletedProcess:
+    """`python -m benchmark compare here reference`, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", "compare", str(here), str(reference)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
 def _dir(out: Path, tv: dict[int, float]) -> Path:
     suite = suite_json(["four_modes"], ["m"], SEEDS)
     records = [ok_record("four_modes", "m", s, metrics={"mw_tv_model": tv[s]}) for s in SEEDS]
@@ -106,12 +116,7 @@ def test_compare_command_prints_a_line_per_method_and_writes_the_report_section(
     tv = dict(zip(SEEDS, _lognormal(5, 0.02), strict=True))
     reference = _dir(tmp_path / "reference", tv)
     here = _dir(tmp_path / "here", {s: factor * v for s, v in tv.items()})
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmark", "compare", str(here), str(reference)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = _compare(here, reference)
     assert done.returncode == 0, done.stderr
     (line,) = [x for x in done.stdout.splitlines() if "four_modes" in x]
     assert line.split()[:3] == ["four_modes", "M", f"{verdict}:"]
@@ -128,12 +133,7 @@ def test_compare_with_another_suite_is_a_user_error(tmp_path):
     suite["suite"]["name"] = "other"
     (reference / "suite.json").write_text(json.dumps(suite))
     here = _dir(tmp_path / "here", dict.fromkeys(SEEDS, 0.1))
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmark", "compare", str(here), str(reference)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = _compare(here, reference)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert done.stderr.startswith(f"error: {reference}: suite.name: is 'other'")
 
@@ -146,12 +146,7 @@ def test_compare_with_a_reference_of_another_version_is_refused_with_the_reason(
         record["versions"]["benchmark"] = "0.0.1"
     reference = write_suite(tmp_path / "reference", suite, old)
     here = _dir(tmp_path / "here", dict.fromkeys(SEEDS, 0.1))
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmark", "compare", str(here), str(reference)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = _compare(here, reference)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "versions.benchmark" in done.stderr
     assert f"no record of {reference} is usable here" in done.stderr
