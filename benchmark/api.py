@@ -23,7 +23,7 @@ from .frames import Frames
 from .machine import differences
 from .report import build_report, read_dir
 from .runner import run_suite
-from .store import AGREEMENT_FILE
+from .store import AGREEMENT_CELLS, AGREEMENT_FILE
 from .tables import make_tables
 
 __all__ = [
@@ -188,7 +188,7 @@ def compare(
         raise ConfigError(reference, "runs", f"no finished run shared with {out}")
     lines = verdicts(cells, here.frames.names)
     machines = differences(_versions(there.records), _versions(here.records))
-    cells.to_csv(out / "agreement.csv", index=False)
+    cells.to_csv(out / AGREEMENT_CELLS, index=False)
     section = agreement_markdown(lines, os.path.normpath(reference), machines)
     (out / AGREEMENT_FILE).write_text("\n".join(section) + "\n")
     build_report(out, names)

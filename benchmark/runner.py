@@ -38,6 +38,7 @@ from .reference import plan_reference
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
 from .store import (
+    AGREEMENT_CELLS,
     AGREEMENT_FILE,
     Foreign,
     Record,
@@ -385,7 +386,7 @@ def run_suite(
     with claim(out, plan.resolved):
         runs = out / "runs"
         (out / AGREEMENT_FILE).unlink(missing_ok=True)  # the records may change: stale
-        (out / "agreement.csv").unlink(missing_ok=True)
+        (out / AGREEMENT_CELLS).unlink(missing_ok=True)
         for foreign in plan.copy_into(out, force):
             print(f"foreign record moved to {out / 'foreign'}: {foreign}", file=sys.stderr)
         for line in plan.warnings:

@@ -26,6 +26,7 @@ from .settings import SETTINGS_THAT_MATTER
 
 __all__ = [
     "AGREEMENT_FILE",
+    "AGREEMENT_CELLS",
     "Record",
     "Status",
     "Foreign",
@@ -92,6 +93,8 @@ FOREIGN = "foreign"
 #: The report's section on DIR's agreement with a reference (`benchmark.api.compare` writes it;
 #: a run removes it, since the records may change).
 AGREEMENT_FILE = "agreement.md"
+#: Every cell of that comparison, beside it.
+AGREEMENT_CELLS = "agreement.csv"
 
 
 def run_id(target: str, method: str, seed: int) -> str:
