@@ -10,7 +10,9 @@ Where the EBM's weights cannot be trusted (importance-sampling ESS below max(100
 draws) or Pareto k̂ above 0.7, a quadrature box that could not hold the mass or whose error
 estimate stayed above its tolerance, an annealed estimate of log Z above the first beyond their
 combined error, or a held-out log-likelihood above the truth's own), every metric that depends
-on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why.
+on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why; so are the chains'
+R-hat, ESS and switch rate (`MIXING_METRICS`) when they made fewer than `MIN_DIAGNOSTIC_DRAWS`
+draws per chain after warm-up.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from torch import Tensor
 from .energy import TiltedEBM
 from .method import DivergenceError, FittedModel
 from .metrics import (
-    CORE_LEVEL,
+    MIN_DIAGNOSTIC_DRAWS,
+    MODE_CONFIDENCE,
     DensityWeights,
     above_truth,
     annealed_log_z,
     c2st,
-    core_switches,
     defensive_proposal,
     disagreement,
     draw_importance,
@@ -45,6 +47,7 @@ from .metrics import (
     importance_weights,
     log_density_error,
     min_ess,
+    mode_switches,
     rhat,
     sample_weights,
     weight_max_error,
@@ -54,9 +57,16 @@ from .metrics import (
 )
 from .samplers import Info, run_for_cost
 from .settings import SuiteSettings
-from .targets import Target, sole_region
+from .targets import Target, confident_component
 
-__all__ = ["MODEL_METRICS", "Evaluation", "evaluate", "weight_errors", "density_grid"]
+__all__ = [
+    "MODEL_METRICS",
+    "MIXING_METRICS",
+    "Evaluation",
+    "evaluate",
+    "weight_errors",
+    "density_grid",
+]
 
 _PREFIXES = 8  # R-hat vs cost and wall-clock: on this many growing prefixes of the draws
 _MIN_DRAWS = 8  # production steps run even when one step costs more than the budget allows
@@ -82,6 +92,16 @@ MODEL_METRICS = (
     "logdens_err",
     "heldout_loglik",
     "mass_far_model",
+)
+
+#: Metrics of the diagnostic chains' draws (NaN below `MIN_DIAGNOSTIC_DRAWS` draws per chain).
+MIXING_METRICS = (
+    "rhat_max",
+    "ess_bulk_min",
+    "ess_tail_min",
+    "ess_per_second",
+    "ess_bulk_per_kcost",
+    "switch_rate",
 )
 
 
@@ -186,12 +206,13 @@ def _checkpoint_curves(
 @dataclass
 class _Chains:
     """What the diagnostic chains produced: kept draws (chains, kept, d), their production step
-    numbers (kept,), core labels at every production step (chains, steps), per kept draw the cost
+    numbers (kept,), the component each chain is confidently in at every production step
+    (chains, steps; −1: none), per kept draw the cost
     per chain and the seconds since the start, and the mean acceptance of each kind of move."""
 
     draws: Tensor
     steps: list[int]
-    cores: Tensor
+    modes: Tensor
     cost: list[float]
     seconds: list[float]
     acceptance: dict[str, float]
@@ -223,7 +244,7 @@ def _run_chains(
         for warm in run_for_cost(sampler, state, counter, left, generator, min_steps=0):
             state = warm[0]
         warmup_cost, warmup_seconds = (counter.cost - cost0) / chains, time.perf_counter() - clock
-        kept, steps, cores, cost, seconds = [], [], [], [], []
+        kept, steps, modes, cost, seconds = [], [], [], [], []
         stride = 1
         production = max(settings.sample_cost - warmup_cost, 0.0)
         chain_run = run_for_cost(sampler, state, counter, production, generator, _MIN_DRAWS)
@@ -231,7 +252,7 @@ def _run_chains(
             if step == 0:  # thin to at most _MAX_KEPT draws, judged from the first step's cost
                 stride = max(1, math.ceil(production / max(spent, 1e-12) / _MAX_KEPT))
             x = sampler.position(current).detach().cpu()
-            cores.append(sole_region(target.level_regions(x, CORE_LEVEL)))
+            modes.append(confident_component(target, x, MODE_CONFIDENCE))
             note(info)
             if step % stride == stride - 1:
                 kept.append(x)
@@ -242,7 +263,7 @@ def _run_chains(
     run = _Chains(
         torch.stack(kept, dim=1),
         steps,
-        torch.stack(cores, dim=1),
+        torch.stack(modes, dim=1),
         cost,
         seconds,
         {kind: sums[kind] / counts[kind] for kind in sums},
@@ -252,7 +273,7 @@ def _run_chains(
         "warmup_cost": warmup_cost,
         "sample_seconds": total_seconds,
         "warmup_seconds": warmup_seconds,
-        "sample_draws": float(len(cores)),
+        "sample_draws": float(len(modes)),
         "sample_grad_evals": float(counter.grad - grad0),
         "sample_energy_evals": float(counter.energy - energy0),
         "n_chains": float(chains),
@@ -262,10 +283,12 @@ def _run_chains(
 
 def _mixing(
     fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
-) -> tuple[dict[str, float], dict[str, Any], Tensor]:
-    """R-hat, ESS, core switches and acceptance of the diagnostic chains after warm-up, per 1000
+) -> tuple[dict[str, float], dict[str, str], dict[str, Any], Tensor]:
+    """R-hat, ESS, mode switches and acceptance of the diagnostic chains after warm-up, per 1000
     cost units and per second of production, and R-hat on growing prefixes against cost units
-    and wall-clock. Returns metrics, the R-hat curve and the kept draws (chains, kept, d)."""
+    and wall-clock. Returns metrics, why the `MIXING_METRICS` are not estimable (fewer than
+    `MIN_DIAGNOSTIC_DRAWS` draws per chain), the R-hat curve and the kept draws
+    (chains, kept, d)."""
     run, budget = _run_chains(fitted, target, settings, generator)
     chains, kept = run.draws.shape[:2]
     production_cost = budget["sample_cost"] - budget["warmup_cost"]
@@ -282,7 +305,7 @@ def _mixing(
         enough = kept >= 4
         ess_bulk = ess(run.draws, chains=chains) if enough else math.nan
         ess_tail = ess(run.draws, chains=chains, kind="tail") if enough else math.nan
-    switches = float(core_switches(run.cores, chains=chains).sum())
+    switches = float(mode_switches(run.modes, chains=chains).sum())
     metrics = {
         "rhat_max": curve["rhat"][-1],
         "ess_bulk_min": ess_bulk,
@@ -295,7 +318,17 @@ def _mixing(
         "mass_far_sampler": far_fraction(run.draws.reshape(-1, target.dim), target),
         **budget,
     }
-    return metrics, curve, run.draws
+    not_estimable: dict[str, str] = {}
+    drawn = run.modes.shape[1]
+    if drawn < MIN_DIAGNOSTIC_DRAWS:
+        reason = (
+            f"{drawn} draws per chain after warm-up, fewer than {MIN_DIAGNOSTIC_DRAWS}: raise "
+            f"sample_cost (one step costs {production_cost / drawn:.0f} units)"
+        )
+        for key in MIXING_METRICS:
+            metrics[key] = math.nan
+            not_estimable[key] = reason
+    return metrics, not_estimable, curve, run.draws
 
 
 def evaluate(
@@ -305,7 +338,7 @@ def evaluate(
     ebm = fitted.ebm
     train_grad, train_energy = fitted.counter.grad, fitted.counter.energy
     train_cost = fitted.counter.cost
-    mixing, rhat_curve, draws = _mixing(fitted, target, settings, generator)
+    mixing, not_estimable, rhat_curve, draws = _mixing(fitted, target, settings, generator)
     flat = draws.reshape(-1, target.dim)
     estimate = _estimator(fitted, target, flat, generator)
     found = estimate(ebm.log_unnormalised, False)
@@ -359,7 +392,6 @@ def evaluate(
     if target.dim <= settings.c2st_max_dim:
         metrics["c2st"] = c2st(flat[pick[:n]], exact[:n].cpu())
     checkpoints = _checkpoint_curves(fitted, target, estimate)
-    not_estimable: dict[str, str] = {}
     metrics["mw_model_spread"] = math.nan
     if checkpoints:  # spread of the model weights over the last 3 checkpoints (SPEC §5)
         last = checkpoints[-3:]

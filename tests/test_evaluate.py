@@ -17,7 +17,7 @@ from torch import nn
 from benchmark import registry
 from benchmark.__main__ import main
 from benchmark.energy import TiltedEBM, log_isotropic_normal
-from benchmark.evaluate import MODEL_METRICS, evaluate
+from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, evaluate
 from benchmark.method import FittedModel
 from benchmark.metrics import DiagonalGaussians
 from benchmark.registry import METHODS
@@ -54,9 +54,11 @@ def test_an_estimate_carried_by_a_few_draws_is_not_estimable():
     broad = lambda x: -0.5 * (x**2).sum(-1) / 25 - 8 * math.log(2 * math.pi * 25)  # noqa: E731
     start = target.sample(128, torch.Generator().manual_seed(3))
     fitted = fitted_for(broad, 16, start, lambda potential: MALA(potential, 0.01))
-    settings = SuiteSettings(n_chains=64, sample_cost=40, n_data=1000, c2st_max_dim=0)
+    # 280 units: warm-up 2 + 34·2 = 70, then 105 MALA steps, enough draws for the diagnostics
+    settings = SuiteSettings(n_chains=64, sample_cost=280, n_data=1000, c2st_max_dim=0)
     result = evaluate(fitted, target, settings, torch.Generator().manual_seed(0))
     m = result.metrics
+    assert m["sample_draws"] == 105
     assert m["is_ess"] < 100
     assert set(result.not_estimable) == set(MODEL_METRICS)
     assert all(reason.startswith("IS ") for reason in result.not_estimable.values())
@@ -85,15 +87,28 @@ def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
         )
 
     settings = SuiteSettings(n_chains=32, sample_cost=300, n_data=1000, c2st_max_dim=0)
-    budgets = {}
+    budgets, results = {}, {}
     for name, factory in (("mala", lambda potential: MALA(potential, 0.01)), ("flowmc", flowmc)):
         fitted = fitted_for(target.log_prob, 2, start, factory)
-        m = evaluate(fitted, target, settings, torch.Generator().manual_seed(0)).metrics
+        results[name] = evaluate(fitted, target, settings, torch.Generator().manual_seed(0))
+        m = results[name].metrics
         budgets[name] = (m["warmup_cost"], m["sample_cost"], m["sample_draws"])
-        # ESS and switches are per 1000 cost units of production, over all chains
-        production = 32 * (m["sample_cost"] - m["warmup_cost"])
-        assert m["ess_bulk_per_kcost"] == pytest.approx(1000 * m["ess_bulk_min"] / production)
     assert budgets == {"mala": (76, 300, 112), "flowmc": (80, 301, 17)}
+    # MALA's 112 draws per chain carry the diagnostics: ESS (and switches) per 1000 cost units of
+    # production, over all chains
+    m = results["mala"].metrics
+    production = 32 * (m["sample_cost"] - m["warmup_cost"])
+    assert m["ess_bulk_per_kcost"] == pytest.approx(1000 * m["ess_bulk_min"] / production)
+    assert not set(MIXING_METRICS) & set(results["mala"].not_estimable)
+    # flowMC's 17 are too few: its R-hat, ESS and switch rate are n/e, saying why
+    flowmc_result = results["flowmc"]
+    assert {key: flowmc_result.not_estimable.get(key) for key in MIXING_METRICS} == {
+        key: "17 draws per chain after warm-up, fewer than 100: raise sample_cost "
+        "(one step costs 13 units)"
+        for key in MIXING_METRICS
+    }
+    assert all(math.isnan(flowmc_result.metrics[key]) for key in MIXING_METRICS)
+    assert math.isfinite(flowmc_result.metrics["accept_global"])
 
 
 PLANTED_PLUGIN = '''

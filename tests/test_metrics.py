@@ -1,7 +1,7 @@
-"""Known answers for the metrics: diagnostics on iid and stuck chains, switches between mode cores,
-whole-space density weights of exact and planted densities, "not estimable" importance sampling and
-its standard errors against repeated estimates, log-density error, weight distances (the C2ST:
-tests/test_c2st.py)."""
+"""Known answers for the metrics: diagnostics on iid and stuck chains, switches between modes
+(calibrated on exact and confined draws), whole-space density weights of exact and planted
+densities, "not estimable" importance sampling and its standard errors against repeated
+estimates, log-density error, weight distances (the C2ST: tests/test_c2st.py)."""
 
 import math
 
@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from benchmark.metrics import (
-    CORE_LEVEL,
+    MODE_CONFIDENCE,
     DefensiveMixture,
     DiagonalGaussians,
-    core_switches,
     defensive_proposal,
     draw_importance,
     ess,
@@ -20,6 +19,7 @@ from benchmark.metrics import (
     importance_weights,
     log_density_error,
     min_ess,
+    mode_switches,
     rhat,
     sample_weights,
     weight_max_error,
@@ -27,7 +27,7 @@ from benchmark.metrics import (
     weight_mse_floor,
     weight_tv,
 )
-from benchmark.targets import make_target, sole_region
+from benchmark.targets import confident_component, make_target
 
 CHAINS, DRAWS = 8, 1000
 
@@ -53,7 +53,7 @@ def test_diagnostics_reject_transposed_draws(generator):
     with pytest.raises(ValueError, match="chains"):
         ess(draws.transpose(0, 1), chains=CHAINS)
     with pytest.raises(ValueError, match="chains"):
-        core_switches(torch.zeros(DRAWS, CHAINS, dtype=torch.long), chains=CHAINS)
+        mode_switches(torch.zeros(DRAWS, CHAINS, dtype=torch.long), chains=CHAINS)
 
 
 def test_rhat_and_ess_on_iid_draws(generator):
@@ -83,17 +83,59 @@ def test_stuck_chains_fool_rhat_but_not_the_switch_rate(generator):
     draws = _component_draws(target, 1, (CHAINS, DRAWS), generator)
     low, high = _rhat_tolerance()
     assert low <= rhat(draws, chains=CHAINS) <= high
-    cores = sole_region(target.level_regions(draws.reshape(-1, 2), CORE_LEVEL))
+    cores = confident_component(target, draws.reshape(-1, 2), MODE_CONFIDENCE)
     assert bool((cores.view(CHAINS, DRAWS) >= 0).any())
-    assert core_switches(cores.view(CHAINS, DRAWS), chains=CHAINS).sum() == 0
+    assert mode_switches(cores.view(CHAINS, DRAWS), chains=CHAINS).sum() == 0
+
+
+def _mode_labels(target, x):
+    """The component each draw x (..., d) is confidently in, −1 where none: (...)."""
+    flat = x.reshape(-1, target.dim)
+    return confident_component(target, flat, MODE_CONFIDENCE).view(x.shape[:-1])
+
+
+def _switches_of_independent_draws(target, draw, generator, chains=64, transitions=400):
+    """Mean switches per chain of chains of independent draws (`draw(shape)` -> (*shape, d)), and
+    their expected number with its tolerance. Each draw is confidently in component k with
+    probability c_k (C = Σ c_k), so a chain's mode (its last such component) is j with
+    probability c_j / C in the long run, and the next draw switches it with probability C − c_j:
+    Σ_j (c_j / C)(C − c_j) = C − Σ c_j² / C per transition. A chain has no mode until its first
+    confident draw, which precedes transition t with probability 1 − (1 − C)^t: the expected count
+    over T transitions is the rate times Σ_t 1 − (1 − C)^t. c_k from 2¹⁸ more draws (a tenth of
+    the chains' error, not counted); per-chain counts are independent, so the tolerance is 4
+    standard errors of their mean."""
+    labels = _mode_labels(target, draw((2**18,)))
+    c = torch.stack([(labels == k).double().mean() for k in range(target.n_modes)])
+    total = float(c.sum())
+    rate = total - float((c**2).sum()) / total if total > 0 else 0.0
+    expected = rate * sum(1 - (1 - total) ** t for t in range(1, transitions + 1))
+    counts = mode_switches(_mode_labels(target, draw((chains, transitions + 1))), chains=chains)
+    counts = counts.double()
+    return float(counts.mean()), expected, 4 * float(counts.std()) / math.sqrt(chains)
+
+
+@pytest.mark.parametrize("name", ["four_modes", "hd16"])
+def test_switches_of_exact_and_of_confined_draws_have_their_closed_form(name, generator):
+    # Independent exact draws of p★ (a sampler that mixes perfectly) and independent draws of
+    # its lightest component alone (a sampler confined to one mode), each against the closed
+    # form: four_modes 0.70 vs 0 switches per transition; hd16, whose components overlap, 0.26 vs
+    # the confined draws' rare confident visits to a neighbour (≈ 0.005).
+    target = make_target(name)
+    exact = lambda shape: target.sample(math.prod(shape), generator).view(*shape, -1)  # noqa: E731
+    confined = lambda shape: _component_draws(target, 0, shape, generator)  # noqa: E731
+    mixing, expected_mixing, tolerance = _switches_of_independent_draws(target, exact, generator)
+    assert abs(mixing - expected_mixing) <= tolerance
+    stuck, expected_stuck, tolerance = _switches_of_independent_draws(target, confined, generator)
+    assert abs(stuck - expected_stuck) <= tolerance
+    assert stuck < mixing / 10
 
 
 @pytest.mark.parametrize("block", [1, 4, 25])
-def test_core_switches_of_an_alternating_sequence(block):
+def test_mode_switches_of_an_alternating_sequence(block):
     # Cores alternate between two modes every `block` steps: 100 transitions hold 100 / block
     # switches per chain.
     cores = (torch.arange(101) // block % 2).expand(3, 101)
-    assert core_switches(cores, chains=3).tolist() == [100 // block] * 3
+    assert mode_switches(cores, chains=3).tolist() == [100 // block] * 3
 
 
 def test_flicker_across_a_region_boundary_is_not_a_switch():
@@ -105,11 +147,11 @@ def test_flicker_across_a_region_boundary_is_not_a_switch():
     x = torch.tensor([[p, 0.0] for p in path])
     regions = target.assign_modes(x)
     assert int((regions[1:] != regions[:-1]).sum()) > 6
-    cores = sole_region(target.level_regions(x, CORE_LEVEL)).view(1, -1)
+    cores = confident_component(target, x, MODE_CONFIDENCE).view(1, -1)
     assert cores.tolist() == [[1, 1, -1, -1, -1, -1, 1, -1, 2, 2, -1, -1, 2, 1]]
-    assert core_switches(cores, chains=1).tolist() == [2]
+    assert mode_switches(cores, chains=1).tolist() == [2]
     # A chain that starts between cores has no mode until it enters one: no switch for that.
-    assert core_switches(torch.tensor([[-1, -1, 0, -1, 0, 3]]), chains=1).tolist() == [1]
+    assert mode_switches(torch.tensor([[-1, -1, 0, -1, 0, 3]]), chains=1).tolist() == [1]
 
 
 @pytest.mark.parametrize("name", ["two_modes", "four_modes", "eight_gaussians", "rings"])

@@ -21,7 +21,7 @@ from test_config import tiny_toml, write
 from benchmark import registry
 from benchmark.config import load_config
 from benchmark.energy import MLPEnergy, TiltedEBM
-from benchmark.evaluate import evaluate
+from benchmark.evaluate import MIXING_METRICS, evaluate
 from benchmark.method import FittedModel, Problem, TrainParams
 from benchmark.registry import METHODS, load_methods, register_method
 from benchmark.runner import execute, make_jobs, run_job, run_suite, stable_seed
@@ -72,7 +72,8 @@ def test_evaluate_known_answers_for_a_flat_energy():
     # log Z of ρ (normalised) by quadrature over the whole plane: 0. The target's box ±3.08
     # alone would miss 1 − (2Φ(3.08) − 1)² ≈ 4e-3 of the mass; the box covers ρ to ±6σ.
     assert m["log_z"] == pytest.approx(0.0, abs=1e-5) and m["quad_edge_mass"] < 1e-6
-    assert result.not_estimable == {}
+    # the weights are estimable; with 12 draws per chain (below) the chains' diagnostics are not
+    assert set(result.not_estimable) == set(MIXING_METRICS)
     # Far from both components: ρ's mass outside the two 99.9 % discs (radius √(0.1 χ²₂(0.999))
     # ≈ 1.18 around (±1.5, 0)), by an independent midpoint sum of ρ over ±8 (step 0.01).
     axis = torch.linspace(-8, 8, 1601)[:-1] + 0.005
@@ -98,8 +99,9 @@ def test_evaluate_known_answers_for_a_flat_energy():
     assert (
         curve["seconds"] == sorted(curve["seconds"]) and curve["seconds"][-1] <= m["sample_seconds"]
     )
-    assert all(math.isnan(h) for h in curve["rhat"][:2]) and curve["rhat"][-1] == m["rhat_max"]
-    assert m["ess_bulk_per_kcost"] == pytest.approx(1000 * m["ess_bulk_min"] / (64 * 24))
+    # the curve shows R-hat from 4 draws on; as a result, R-hat and ESS need 100
+    assert all(math.isnan(h) for h in curve["rhat"][:2]) and math.isfinite(curve["rhat"][-1])
+    assert all(math.isnan(m[key]) for key in MIXING_METRICS)
     assert len(result.curves["density"]) == 128
 
 

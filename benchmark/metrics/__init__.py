@@ -16,7 +16,7 @@ from .density import (
     min_ess,
     pareto_khat,
 )
-from .diagnostics import CORE_LEVEL, core_switches, ess, rhat
+from .diagnostics import MIN_DIAGNOSTIC_DRAWS, MODE_CONFIDENCE, ess, mode_switches, rhat
 from .normaliser import HeldOut, above_truth, disagreement, held_out
 from .proposal import DefensiveMixture, DiagonalGaussians, defensive_proposal, fitted_gaussians
 from .weights import (
@@ -29,7 +29,8 @@ from .weights import (
 
 __all__ = [
     "Annealed",
-    "CORE_LEVEL",
+    "MODE_CONFIDENCE",
+    "MIN_DIAGNOSTIC_DRAWS",
     "HeldOut",
     "above_truth",
     "annealed_log_z",
@@ -42,7 +43,7 @@ __all__ = [
     "DiagonalGaussians",
     "ImportanceDraws",
     "c2st",
-    "core_switches",
+    "mode_switches",
     "defensive_proposal",
     "draw_importance",
     "ess",

@@ -1,5 +1,5 @@
 """Chain mixing through ArviZ, on draws shaped (chains, draws, dim) — the layout is checked, a
-(draws, chains) mix-up is an error, not a silently wrong number — and switches between mode cores.
+(draws, chains) mix-up is an error, not a silently wrong number — and switches between modes.
 """
 
 from __future__ import annotations
@@ -15,9 +15,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-__all__ = ["CORE_LEVEL", "rhat", "ess", "core_switches"]
+__all__ = ["MODE_CONFIDENCE", "MIN_DIAGNOSTIC_DRAWS", "rhat", "ess", "mode_switches"]
 
-CORE_LEVEL = 0.9  # a component's core: its 90 % region
+#: A chain is in mode k where p★'s posterior responsibility of component k exceeds this.
+MODE_CONFIDENCE = 0.99
+#: Draws per chain after warm-up below which R-hat, ESS and switch rates are not estimable: with
+#: fewer, split R-hat compares halves of a handful of correlated draws and the ESS's
+#: autocorrelation estimate has no lags to stand on (docs/SCIENCE.md, "Mixing, at equal cost").
+MIN_DIAGNOSTIC_DRAWS = 100
 
 
 def _per_dimension(draws: Tensor, chains: int) -> list[np.ndarray]:
@@ -47,16 +52,17 @@ def ess(draws: Tensor, *, chains: int, kind: Literal["bulk", "tail"] = "bulk") -
     return float(np.min([az.ess(x, method=kind) for x in _per_dimension(draws, chains)]))
 
 
-def core_switches(cores: Tensor, *, chains: int) -> Tensor:
-    """Per-chain number of mode switches, cores (chains, draws) -> (chains,): a chain's mode is the
-    last core it entered (labels ≥ 0; −1 between cores keeps the mode), and a switch is entering a
-    core other than the chain's mode — flicker across a region boundary does not count."""
-    if cores.ndim != 2 or cores.shape[0] != chains or cores.shape[1] < 2:
+def mode_switches(labels: Tensor, *, chains: int) -> Tensor:
+    """Per-chain number of mode switches, labels (chains, draws) -> (chains,): the component each
+    draw is confidently in (≥ 0; `targets.confident_component`) or −1. A chain's mode is the last
+    component it was confidently in (−1 keeps the mode: hysteresis), and a switch is becoming
+    confidently in another — flicker across a region boundary, or a visit to a tail, is not one."""
+    if labels.ndim != 2 or labels.shape[0] != chains or labels.shape[1] < 2:
         raise ValueError(
-            f"cores: expected layout (chains={chains}, draws ≥ 2), got shape {tuple(cores.shape)}"
+            f"labels: expected layout (chains={chains}, draws ≥ 2), got shape {tuple(labels.shape)}"
         )
-    steps = torch.arange(cores.shape[1], device=cores.device).expand_as(cores)
-    last = torch.where(cores >= 0, steps, -1).cummax(dim=1).values
-    mode = torch.where(last >= 0, cores.gather(1, last.clamp_min(0)), -1)
+    steps = torch.arange(labels.shape[1], device=labels.device).expand_as(labels)
+    last = torch.where(labels >= 0, steps, -1).cummax(dim=1).values
+    mode = torch.where(last >= 0, labels.gather(1, last.clamp_min(0)), -1)
     changed = (mode[:, 1:] != mode[:, :-1]) & (mode[:, :-1] >= 0)
     return changed.sum(1)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ParamError, closest
-from .base import RegionWeights, Target, sole_region
+from .base import RegionWeights, Target, confident_component, sole_region
 from .gmm import GaussianMixture, PaperHD, generated_gmm, gmm, paper_hd
 from .mog import mog
 from .rings import Rings, rings
@@ -30,6 +30,7 @@ __all__ = [
     "Rings",
     "Target",
     "make_target",
+    "confident_component",
     "sole_region",
 ]
 

@@ -42,12 +42,14 @@ class RegionWeights(NamedTuple):
 
 @runtime_checkable
 class Target(Protocol):
-    """A distribution p★ with exact log density, exact sampling, mode regions, and per component
-    a Gaussian description and its probability-level regions (ellipsoids, or bands for rings)."""
+    """A distribution p★ = Σ_k w_k p_k with exact log density, exact sampling, mode regions, and
+    per component its density, a Gaussian description and its probability-level regions
+    (ellipsoids, or bands for rings)."""
 
     name: str
     dim: int
     n_modes: int
+    weights: Tensor  # (n_modes,): the mixture weights w_k
     bounds: tuple[float, float]  # square plotting box, same on every axis
     means: Tensor  # (n_modes, dim): the Gaussian description of each component, used to
     variances: Tensor  # (n_modes, dim): propose where p★'s modes are (importance sampling)
@@ -57,6 +59,9 @@ class Target(Protocol):
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Exact draws, (n, dim)."""
+
+    def component_log_prob(self, x: Tensor) -> Tensor:
+        """Unweighted log density of each component, (n, dim) -> (n, n_modes)."""
 
     def assign_modes(self, x: Tensor) -> Tensor:
         """Mode region of each point, (n, dim) -> LongTensor (n,)."""
@@ -68,6 +73,14 @@ class Target(Protocol):
         """Whether each point lies in each component's `level` region — the smallest region
         holding that probability of the component (0.9: its core; 0.999: where it ends):
         (n, dim) -> BoolTensor (n, n_modes). Regions of neighbouring components may overlap."""
+
+
+def confident_component(target: Target, x: Tensor, confidence: float) -> Tensor:
+    """The component whose posterior responsibility under p★, w_k p_k(x) / p★(x), exceeds
+    `confidence` at each point, −1 where none does: (n, dim) -> LongTensor (n,)."""
+    joint = target.component_log_prob(x) + target.weights.to(x).log()
+    top, component = torch.softmax(joint, dim=-1).max(dim=-1)
+    return torch.where(top > confidence, component, -1)
 
 
 def sole_region(inside: Tensor) -> Tensor:

@@ -50,11 +50,15 @@ class Rings:
         z = (r[:, None] - self.radii.to(r)) / self.std
         return -0.5 * z**2 - math.log(self.std * math.sqrt(2 * math.pi))
 
+    def component_log_prob(self, x: Tensor) -> Tensor:
+        """Unweighted log density of each ring in the plane, N(r; r_k, s²) / (2πr):
+        (n, 2) -> (n, K)."""
+        r = x.norm(dim=-1).clamp_min(1e-12)
+        return self._radial_log_prob(r) - torch.log(2 * math.pi * r)[:, None]
+
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log density, (n, 2) -> (n,)."""
-        r = x.norm(dim=-1).clamp_min(1e-12)
-        radial = torch.logsumexp(self._radial_log_prob(r) + self.weights.to(x).log(), dim=-1)
-        return radial - torch.log(2 * math.pi * r)
+        return torch.logsumexp(self.component_log_prob(x) + self.weights.to(x).log(), dim=-1)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Exact draws on the generator's device, (n, 2)."""
