@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ from .energy import MLPEnergy, TiltedEBM, base_std_from_data
 from .evaluate import evaluate
 from .machine import versions
 from .method import DivergenceError, Problem
-from .pool import Lost, imap_isolated
+from .pool import Isolated, Lost, imap_isolated
 from .reference import plan_reference
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
@@ -247,6 +248,31 @@ def _init_worker(plugins: tuple[str, ...]) -> None:
         load_methods(plugins)
 
 
+def _lost_or_record(job: Job, result: Record | Lost) -> Record:
+    return _failed(job, f"worker lost: {result.reason}") if isinstance(result, Lost) else result
+
+
+#: Per thread of a Dask worker (by `threading.get_ident`), the process it runs jobs in.
+_ISOLATED: dict[int, Isolated] = {}
+
+
+def _run_job_isolated(job: Job) -> Record:
+    """A Dask task: `run_job` in a process of its own (kept for the thread's next task), so that
+    a run that kills its process fails alone, like a local worker's, and the Dask worker with
+    the other runs on it lives on (Dask would otherwise rerun those, and retry the killer on
+    worker after worker until it gave up with `KilledWorker`)."""
+    isolated = _ISOLATED.setdefault(
+        threading.get_ident(), Isolated(run_job, _init_worker, (job.suite.plugins,))
+    )
+    return _lost_or_record(job, isolated(job))
+
+
+def _close_isolated() -> None:
+    """On a Dask worker when a run ends: end the job processes no task is using."""
+    for isolated in list(_ISOLATED.values()):
+        isolated.close()
+
+
 #: How long a Dask run waits with no worker in the cluster before failing the jobs left.
 DASK_NO_WORKER_SECONDS = 120.0
 _DASK_POLL_SECONDS = 5.0
@@ -256,7 +282,7 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
     from distributed import Client, wait
 
     with Client(scheduler) as client:
-        futures = {client.submit(run_job, job, pure=False): job for job in jobs}
+        futures = {client.submit(_run_job_isolated, job, pure=False): job for job in jobs}
         left, alone_since = set(futures), None
         try:
             while left:
@@ -267,7 +293,7 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
                 for future in done:
                     try:
                         yield future.result()
-                    except Exception as err:  # e.g. KilledWorker
+                    except Exception as err:  # e.g. KilledWorker: a Dask worker itself died
                         reason = f"worker lost: {type(err).__name__}: {err}"
                         yield _failed(futures[future], reason, traceback.format_exc())
                 if not left or client.scheduler_info().get("workers"):
@@ -290,13 +316,15 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
                     left = set()
         finally:
             client.cancel(list(futures))
+            client.run(_close_isolated, on_error="ignore")
 
 
 def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iterator[Record]:
     """Yield each job's record as it finishes: in this process (`workers` 1), in `workers` local
     processes (`benchmark.pool`: a worker that dies fails only its job, and is replaced), or on
-    the Dask cluster at `scheduler` (a cluster with no worker for `DASK_NO_WORKER_SECONDS`
-    fails the jobs left). A job whose worker dies yields a `failed` record."""
+    the Dask cluster at `scheduler`, each job in a process of its own there too (a cluster with
+    no worker for `DASK_NO_WORKER_SECONDS` fails the jobs left). A job whose worker dies yields a
+    `failed` record."""
     if not jobs:
         return
     if scheduler is not None:
@@ -308,7 +336,7 @@ def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iter
         return
     plugins = jobs[0].suite.plugins
     for job, result in imap_isolated(run_job, jobs, workers, _init_worker, (plugins,)):
-        yield _failed(job, f"worker lost: {result.reason}") if isinstance(result, Lost) else result
+        yield _lost_or_record(job, result)
 
 
 def _finished(out: Path, job: Job, expected: dict[str, Record]) -> bool:

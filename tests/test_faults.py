@@ -679,3 +679,34 @@ def test_a_dask_cluster_without_workers_fails_the_waiting_runs(tmp_path, monkeyp
         f"no Dask worker in the cluster at {cluster.scheduler_address} for 1 s"
     )
     assert "0 ok, 1 failed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_run_that_kills_its_process_on_dask_fails_alone(tmp_path, plugin, capsys):
+    """Two runs at a time on one Dask worker (under its nanny, as `dask worker` starts one): the
+    runs that kill their process fail with that reason, the others finish, and the Dask worker
+    lives on — Dask neither reruns its runs nor retries the killer elsewhere."""
+    from distributed import Client, LocalCluster
+
+    text = tiny_toml(methods='["fault_die", "ula_ebm"]', seeds="[0, 1]", flowmc_table=False)
+    config = write(tmp_path, text + ULA_TEST_SIZE)
+    command = ["run", str(config), "--out", str(tmp_path / "out"), "--plugin", plugin]
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+    )
+    with cluster, Client(cluster) as client:
+        before = set(client.scheduler_info()["workers"])
+        assert main([*command, "--scheduler", cluster.scheduler_address]) == 0
+        assert set(client.scheduler_info()["workers"]) == before
+    found = records(tmp_path / "out")
+    assert {rid: r["status"] for rid, r in found.items()} == {
+        "four_modes__fault_die__seed0": "failed",
+        "four_modes__fault_die__seed1": "failed",
+        "four_modes__ula_ebm__seed0": "ok",
+        "four_modes__ula_ebm__seed1": "ok",
+    }
+    error = "worker lost: its worker process exited with status 3 before returning a result"
+    assert found["four_modes__fault_die__seed0"]["error"] == error
+    assert found["four_modes__fault_die__seed1"]["error"] == error
+    assert "2 ok, 2 failed" in capsys.readouterr().out
+    assert "(2 failed)" in (tmp_path / "out/report.md").read_text()
