@@ -20,6 +20,9 @@ Taken from a reference, for every target the two share and every seed of the sui
 The records are copied into DIR/runs/ with a field `reference` naming the directory they came
 from, so that DIR stays self-contained, resumable and re-reportable; DIR/suite.json holds
 `reference`: the directories and the variants only they ran (`store.suite_variants`).
+
+A profile's committed reference (`committed_reference`) is `reports/P` beside its config
+`benchmark/configs/P.toml`: `make reference` writes it, `make benchmark` compares against it.
 """
 
 from __future__ import annotations
@@ -52,7 +55,14 @@ from .store import (
     write_json,
 )
 
-__all__ = ["SETTINGS_THAT_MATTER", "Taken", "Plan", "plan_reference", "check_reference"]
+__all__ = [
+    "SETTINGS_THAT_MATTER",
+    "Taken",
+    "Plan",
+    "plan_reference",
+    "check_reference",
+    "committed_reference",
+]
 
 
 @dataclass(frozen=True)
@@ -244,3 +254,22 @@ def check_reference(folder: str | Path) -> int:
             _check_record(path, _read_record(path), expected)
             count += 1
     return count
+
+
+def committed_reference(config: str | Path | None) -> Path | None:
+    """The committed reference DIR of the profile whose config is `config`: `reports/P` of the
+    checkout that holds `benchmark/configs/P.toml`, if it holds runs; otherwise (another config,
+    none committed) None.
+
+    Example:
+        >>> committed_reference("/tmp/my-suite.toml") is None
+        True
+    """
+    if config is None:
+        return None
+    path = Path(config).resolve()
+    for folder in path.parents:
+        if folder.name == "configs" and folder.parent.name == "benchmark":
+            found = folder.parent.parent / "reports" / path.relative_to(folder).with_suffix("")
+            return found if (found / "runs").is_dir() else None
+    return None

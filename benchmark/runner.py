@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import math
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -33,8 +35,8 @@ from .energy import MLPEnergy, TiltedEBM, base_std_from_data
 from .evaluate import evaluate
 from .machine import versions
 from .method import DivergenceError, Problem
-from .pool import Lost, imap_isolated
-from .reference import plan_reference
+from .pool import Isolated, Lost, imap_isolated
+from .reference import committed_reference, plan_reference
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
 from .store import (
@@ -247,6 +249,31 @@ def _init_worker(plugins: tuple[str, ...]) -> None:
         load_methods(plugins)
 
 
+def _lost_or_record(job: Job, result: Record | Lost) -> Record:
+    return _failed(job, f"worker lost: {result.reason}") if isinstance(result, Lost) else result
+
+
+#: Per thread of a Dask worker (by `threading.get_ident`), the process it runs jobs in.
+_ISOLATED: dict[int, Isolated] = {}
+
+
+def _run_job_isolated(job: Job) -> Record:
+    """A Dask task: `run_job` in a process of its own (kept for the thread's next task), so that
+    a run that kills its process fails alone, like a local worker's, and the Dask worker with
+    the other runs on it lives on (Dask would otherwise rerun those, and retry the killer on
+    worker after worker until it gave up with `KilledWorker`)."""
+    isolated = _ISOLATED.setdefault(
+        threading.get_ident(), Isolated(run_job, _init_worker, (job.suite.plugins,))
+    )
+    return _lost_or_record(job, isolated(job))
+
+
+def _close_isolated() -> None:
+    """On a Dask worker when a run ends: end the job processes no task is using."""
+    for isolated in list(_ISOLATED.values()):
+        isolated.close()
+
+
 #: How long a Dask run waits with no worker in the cluster before failing the jobs left.
 DASK_NO_WORKER_SECONDS = 120.0
 _DASK_POLL_SECONDS = 5.0
@@ -256,7 +283,7 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
     from distributed import Client, wait
 
     with Client(scheduler) as client:
-        futures = {client.submit(run_job, job, pure=False): job for job in jobs}
+        futures = {client.submit(_run_job_isolated, job, pure=False): job for job in jobs}
         left, alone_since = set(futures), None
         try:
             while left:
@@ -267,7 +294,7 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
                 for future in done:
                     try:
                         yield future.result()
-                    except Exception as err:  # e.g. KilledWorker
+                    except Exception as err:  # e.g. KilledWorker: a Dask worker itself died
                         reason = f"worker lost: {type(err).__name__}: {err}"
                         yield _failed(futures[future], reason, traceback.format_exc())
                 if not left or client.scheduler_info().get("workers"):
@@ -290,13 +317,15 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
                     left = set()
         finally:
             client.cancel(list(futures))
+            client.run(_close_isolated, on_error="ignore")
 
 
 def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iterator[Record]:
     """Yield each job's record as it finishes: in this process (`workers` 1), in `workers` local
     processes (`benchmark.pool`: a worker that dies fails only its job, and is replaced), or on
-    the Dask cluster at `scheduler` (a cluster with no worker for `DASK_NO_WORKER_SECONDS`
-    fails the jobs left). A job whose worker dies yields a `failed` record."""
+    the Dask cluster at `scheduler`, each job in a process of its own there too (a cluster with
+    no worker for `DASK_NO_WORKER_SECONDS` fails the jobs left). A job whose worker dies yields a
+    `failed` record."""
     if not jobs:
         return
     if scheduler is not None:
@@ -308,7 +337,7 @@ def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iter
         return
     plugins = jobs[0].suite.plugins
     for job, result in imap_isolated(run_job, jobs, workers, _init_worker, (plugins,)):
-        yield _failed(job, f"worker lost: {result.reason}") if isinstance(result, Lost) else result
+        yield _lost_or_record(job, result)
 
 
 def _finished(out: Path, job: Job, expected: dict[str, Record]) -> bool:
@@ -324,26 +353,109 @@ def _finished(out: Path, job: Job, expected: dict[str, Record]) -> bool:
     return isinstance(found, dict) and found["status"] == "ok"
 
 
-def estimate_line(todo: list[Job], out: Path, expected: dict[str, Record], workers: int) -> str:
-    """One line before the runs start: how many, and how long they should take from the cost
-    (training and evaluation seconds) measured by the finished runs of the same target and
-    method in DIR, shared among `workers`; runs with no such measurement are counted apart."""
-    measured: dict[tuple[str, str], list[float]] = {}
+@dataclass(frozen=True)
+class _Cost:
+    """What a finished run cost: training seconds per iteration, at `iterations` iterations,
+    evaluation seconds, and the processor (`machine.cpu_model`) it ran on."""
+
+    per_iteration: float
+    iterations: int
+    eval_seconds: float
+    cpu: str
+
+
+#: The costs of finished runs, per (target, method).
+_Costs = dict[tuple[str, str], list[_Cost]]
+
+
+def _add_cost(costs: _Costs, record: Any) -> None:
+    """Add the cost of `record` if it is a finished run's (of any version that records it)."""
+    try:
+        if record["status"] != "ok":
+            return
+        key = (str(record["target"]), str(record["method"]))
+        metrics, iterations = record["metrics"], int(record["config"]["suite"]["iterations"])
+        cost = _Cost(
+            float(metrics["train_seconds"]) / iterations,
+            iterations,
+            float(metrics.get("eval_seconds") or 0.0),
+            str(record.get("versions", {}).get("cpu", "an unrecorded processor")),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError, ZeroDivisionError):
+        return
+    costs.setdefault(key, []).append(cost)
+
+
+def _costs_in(folder: Path) -> _Costs:
+    """The costs of the finished runs recorded in DIR `folder` (unreadable files skipped)."""
+    costs: _Costs = {}
+    for path in sorted((folder / "runs").glob("*.json")):
+        with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
+            _add_cost(costs, json.loads(path.read_text()))
+    return costs
+
+
+def _shown(folder: Path) -> str:
+    """`folder` as a line names it: relative to the working directory when inside it."""
+    relative = os.path.relpath(folder)
+    return str(folder) if relative.startswith("..") else relative
+
+
+def _made_on(costs: set[_Cost], iterations: int) -> str:
+    """Where `costs` were measured, e.g. 'made on AMD EPYC (AVX2); scaled from 900 iterations'."""
+    made = f"made on {', '.join(sorted({c.cpu for c in costs}))}"
+    scaled = sorted({c.iterations for c in costs} - {iterations})
+    return f"{made}; scaled from {', '.join(map(str, scaled))} iterations" if scaled else made
+
+
+_IN_DIR = "finished runs in DIR"
+
+
+def estimate_line(
+    todo: list[Job],
+    out: Path,
+    expected: dict[str, Record],
+    workers: int,
+    references: Sequence[Path] = (),
+) -> str:
+    """One line before the runs start: how many, and how long they should take, shared among
+    `workers`, from the cost measured by the finished runs of the same target and method — in
+    DIR, or else in the first of the finished DIRs `references` that has one (e.g. the suite's
+    committed reference), their training seconds per iteration scaled to this suite's
+    iterations, naming the processor they ran on; runs with no measurement are counted apart."""
+    own: _Costs = {}
     for rid, run in expected.items():
         found = examine(out / "runs" / f"{rid}.json", run)
-        if isinstance(found, dict) and found["status"] == "ok":
-            m = found["metrics"]
-            seconds = (m.get("train_seconds") or 0.0) + (m.get("eval_seconds") or 0.0)
-            measured.setdefault((found["target"], found["method"]), []).append(seconds)
-    known = [measured.get((job.target.name, job.variant.method)) for job in todo]
-    total = sum(float(np.median(m)) for m in known if m) / max(workers, 1)
+        if isinstance(found, dict):
+            _add_cost(own, found)
+    sources = [(_IN_DIR, own)]
+    sources += [(f"{_shown(folder)}'s runs", _costs_in(folder)) for folder in references]
     iterations = todo[0].suite.iterations
+    total, unknown = 0.0, 0
+    used: dict[str, set[_Cost]] = {}
+    for job in todo:
+        key = (job.target.name, job.variant.method)
+        found = next(((label, costs[key]) for label, costs in sources if key in costs), None)
+        if found is None:
+            unknown += 1
+            continue
+        label, costs = found
+        total += float(np.median([c.per_iteration * iterations + c.eval_seconds for c in costs]))
+        used.setdefault(label, set()).update(costs)
     line = f"{len(todo)} runs to do, {iterations} iterations each, on {workers} worker(s)"
-    unknown = sum(not m for m in known)
-    if unknown == len(todo):
-        return f"{line}; no estimate yet (no run of their target and method has finished in DIR)"
-    rest = f"; {unknown} more not yet measured here" if unknown else ""
-    return f"{line}: about {total / 60:.1f} min from the cost of finished runs{rest}"
+    if not used:
+        where = " or ".join(["DIR", *map(_shown, references)])
+        return (
+            f"{line}; no estimate yet (no run of their target and method has finished in {where})"
+        )
+    parts = [
+        label if label == _IN_DIR else f"{label} ({_made_on(used[label], iterations)})"
+        for label, _ in sources
+        if label in used
+    ]
+    rest = f"; {unknown} more not yet measured" if unknown else ""
+    minutes = total / max(workers, 1) / 60
+    return f"{line}: about {minutes:.1f} min from the cost of {' and of '.join(parts)}{rest}"
 
 
 def summary_line(record: Record) -> str:
@@ -403,7 +515,12 @@ def run_suite(
         if against:
             counts["reference"] = len(plan.taken)
         if todo:
-            print(estimate_line(todo, out, expected, workers), file=sys.stderr)
+            committed = committed_reference(config.path)
+            references = [Path(folder) for folder in dict.fromkeys(map(str, against))]
+            # even when it is DIR (`make reference`): records of another version still measure
+            if committed and all(committed.resolve() != f.resolve() for f in references):
+                references.append(committed)
+            print(estimate_line(todo, out, expected, workers, references), file=sys.stderr)
         started = datetime.now(UTC)
         clock = time.perf_counter()
         bar = tqdm(

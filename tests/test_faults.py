@@ -25,8 +25,9 @@ from test_config import tiny_toml, write
 from benchmark import runner, store
 from benchmark.__main__ import main
 from benchmark.api import load_runs
-from benchmark.config import TargetConfig
-from benchmark.runner import Job, run_job
+from benchmark.config import TargetConfig, load_config
+from benchmark.reference import committed_reference
+from benchmark.runner import Job, make_jobs, run_job
 from benchmark.settings import SuiteSettings
 from benchmark.variants import Variant
 
@@ -313,6 +314,90 @@ def test_a_second_run_on_a_busy_dir_is_refused(tmp_path, capsys):
         assert run(config, out) == 2
     one_error_line(capsys, f"{out}: --out: in use by another run (pid 12345)")
     assert run(config, out) == 0  # free again
+
+
+def _measured(target: str, method: str, iterations: int, train: float, evaluate: float) -> dict:
+    """A finished run's record as far as its cost goes, measured on 'Test CPU (AVX2)'."""
+    return {
+        "status": "ok", "target": target, "method": method,
+        "config": {"suite": {"iterations": iterations}},
+        "metrics": {"train_seconds": train, "eval_seconds": evaluate},
+        "versions": {"cpu": "Test CPU (AVX2)"},
+    }  # fmt: skip
+
+
+def test_the_estimate_on_a_fresh_dir_comes_from_the_committed_reference(tmp_path, capsys):
+    """A checkout's `benchmark/configs/P.toml` run into an empty DIR: the line before the runs
+    prices them from `reports/P`'s runs of the same target and method, their training seconds
+    per iteration scaled to this suite's iterations, plus their evaluation seconds."""
+    runs = tmp_path / "reports/tiny/runs"
+    for folder in (runs, tmp_path / "benchmark/configs"):
+        folder.mkdir(parents=True)
+    config = write(tmp_path / "benchmark/configs", tiny_toml(seeds="[0, 1]"), "tiny.toml")
+    # 30 iterations at 20 and 40 s each: 3 iterations cost 60 + 30 and 120 + 60 s
+    store.write_json(runs / "a.json", _measured("four_modes", "flowmc_ebm", 30, 600.0, 30.0))
+    store.write_json(runs / "b.json", _measured("four_modes", "flowmc_ebm", 30, 1200.0, 60.0))
+    store.write_json(runs / "c.json", {**_measured("four_modes", "flowmc_ebm", 30, 1e6, 0.0),
+                                       "status": "failed"})  # fmt: skip
+    (runs / "d.json").write_text("{ not json")
+    assert run(config, tmp_path / "out") == 0
+    minutes = 2 * (90 + 180) / 2 / 60  # 2 runs at the median cost, on 1 worker
+    assert (
+        f"2 runs to do, 3 iterations each, on 1 worker(s): about {minutes:.1f} min from the cost "
+        f"of {tmp_path / 'reports/tiny'}'s runs (made on Test CPU (AVX2); scaled from 30 "
+        "iterations)\n"
+    ) in capsys.readouterr().err
+
+
+def test_the_estimate_counts_runs_measured_nowhere_apart(tmp_path):
+    config = load_config(write(tmp_path, tiny_toml(methods='["flowmc_ebm", "ula_ebm"]')))
+    todo = make_jobs(config, "cpu", 1)
+    reference = tmp_path / "reference"
+    (reference / "runs").mkdir(parents=True)
+    store.write_json(
+        reference / "runs/a.json", _measured("four_modes", "flowmc_ebm", 3, 600.0, 60.0)
+    )
+    expected = store.expected_runs(config.resolved())
+    line = runner.estimate_line(todo, tmp_path / "out", expected, 2, [reference])
+    assert line == (
+        "2 runs to do, 3 iterations each, on 2 worker(s): about 5.5 min from the cost of "
+        f"{reference}'s runs (made on Test CPU (AVX2)); 1 more not yet measured"
+    )  # (600 + 60) / 2 workers
+    line = runner.estimate_line(todo[1:], tmp_path / "out", expected, 2, [reference])
+    assert line.endswith(
+        f"; no estimate yet (no run of their target and method has finished in DIR or {reference})"
+    )
+
+
+def test_a_newcomers_quick_benchmark_is_priced_from_reports_quick(monkeypatch):
+    """`make benchmark` on a fresh clone: 81 runs into an empty results/quick, priced from the
+    committed reports/quick, of the order of the wall-clock that reference took."""
+    monkeypatch.chdir(ROOT)  # as make runs it
+    config = load_config("benchmark/configs/quick.toml")
+    reference = committed_reference(config.path)
+    assert reference == ROOT / "reports/quick"
+    todo = make_jobs(config, "cpu", 1)
+    expected = store.expected_runs(config.resolved())
+    line = runner.estimate_line(todo, ROOT / "results/no-such-dir", expected, 2, [reference])
+    cpus = {r["versions"]["cpu"] for r in records(reference).values()}
+    start = "81 runs to do, 900 iterations each, on 2 worker(s): about "
+    assert line.startswith(start)
+    made_on = ", ".join(sorted(cpus))
+    assert line.endswith(f" min from the cost of reports/quick's runs (made on {made_on})")
+    provenance = json.loads((reference / "provenance.json").read_text())
+    assert provenance["workers"] == 2
+    minutes = float(line.removeprefix(start).split()[0])
+    assert 0.5 <= minutes * 60 / provenance["wall_clock_seconds"] <= 1.5
+
+
+def test_a_committed_reference_is_reports_beside_its_config(tmp_path):
+    (tmp_path / "benchmark/configs/paper").mkdir(parents=True)
+    config = write(tmp_path / "benchmark/configs/paper", tiny_toml(), "2d.toml")
+    assert committed_reference(config) is None  # none committed
+    (tmp_path / "reports/paper/2d/runs").mkdir(parents=True)
+    assert committed_reference(config) == tmp_path / "reports/paper/2d"
+    assert committed_reference(write(tmp_path, tiny_toml(), "2d.toml")) is None
+    assert committed_reference(None) is None
 
 
 # A record's identity, records read back, processes and sizes: each case a user (or a careless
@@ -679,3 +764,34 @@ def test_a_dask_cluster_without_workers_fails_the_waiting_runs(tmp_path, monkeyp
         f"no Dask worker in the cluster at {cluster.scheduler_address} for 1 s"
     )
     assert "0 ok, 1 failed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_run_that_kills_its_process_on_dask_fails_alone(tmp_path, plugin, capsys):
+    """Two runs at a time on one Dask worker (under its nanny, as `dask worker` starts one): the
+    runs that kill their process fail with that reason, the others finish, and the Dask worker
+    lives on — Dask neither reruns its runs nor retries the killer elsewhere."""
+    from distributed import Client, LocalCluster
+
+    text = tiny_toml(methods='["fault_die", "ula_ebm"]', seeds="[0, 1]", flowmc_table=False)
+    config = write(tmp_path, text + ULA_TEST_SIZE)
+    command = ["run", str(config), "--out", str(tmp_path / "out"), "--plugin", plugin]
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+    )
+    with cluster, Client(cluster) as client:
+        before = set(client.scheduler_info()["workers"])
+        assert main([*command, "--scheduler", cluster.scheduler_address]) == 0
+        assert set(client.scheduler_info()["workers"]) == before
+    found = records(tmp_path / "out")
+    assert {rid: r["status"] for rid, r in found.items()} == {
+        "four_modes__fault_die__seed0": "failed",
+        "four_modes__fault_die__seed1": "failed",
+        "four_modes__ula_ebm__seed0": "ok",
+        "four_modes__ula_ebm__seed1": "ok",
+    }
+    error = "worker lost: its worker process exited with status 3 before returning a result"
+    assert found["four_modes__fault_die__seed0"]["error"] == error
+    assert found["four_modes__fault_die__seed1"]["error"] == error
+    assert "2 ok, 2 failed" in capsys.readouterr().out
+    assert "(2 failed)" in (tmp_path / "out/report.md").read_text()
