@@ -33,13 +33,16 @@ from .method import DivergenceError, FittedModel
 from .metrics import (
     MIN_DIAGNOSTIC_DRAWS,
     MODE_CONFIDENCE,
+    SETTLED_CHECKPOINTS,
     DensityWeights,
     above_truth,
     annealed_log_z,
     c2st,
+    convergence,
     defensive_proposal,
     disagreement,
     draw_importance,
+    erasures,
     ess,
     far_fraction,
     grid_weights,
@@ -62,6 +65,7 @@ from .targets import Target, confident_component
 __all__ = [
     "MODEL_METRICS",
     "MIXING_METRICS",
+    "TRAINING_METRICS",
     "Evaluation",
     "evaluate",
     "weight_errors",
@@ -92,6 +96,16 @@ MODEL_METRICS = (
     "logdens_err",
     "heldout_loglik",
     "mass_far_model",
+)
+
+#: Metrics of the checkpoints' estimates over training (NaN when the last checkpoints' or the final
+#: estimate is not estimable).
+TRAINING_METRICS = (
+    "mw_model_spread",
+    "converged",
+    "converged_at",
+    "mode_erasures",
+    "mw_largest_drop",
 )
 
 #: Metrics of the diagnostic chains' draws (NaN below `MIN_DIAGNOSTIC_DRAWS` draws per chain).
@@ -182,25 +196,66 @@ def _estimator(
 
 
 def _checkpoint_curves(
-    fitted: FittedModel, target: Target, estimate: Estimator
+    fitted: FittedModel, target: Target, estimate: Estimator, exact: Tensor
 ) -> list[dict[str, Any]]:
-    """Each checkpoint's model weights (a cheaper estimate than the final one; NaN when not
-    estimable, with the reason) and its negatives' weights."""
+    """Each checkpoint's model weights with their standard errors and its log-density error on
+    the exact draws (n, d) (a cheaper estimate than the final one; NaN when not estimable, with
+    the reason), and its negatives' weights."""
     ebm = copy.deepcopy(fitted.ebm)
     rows = []
     for checkpoint in fitted.checkpoints:
         ebm.energy.load_state_dict(checkpoint.energy_state)
         found = estimate(ebm.log_unnormalised, True)
-        model = found.weights if found.not_estimable is None else found.weights * math.nan
+        fail = 1.0 if found.not_estimable is None else math.nan
+        with torch.no_grad():
+            error = log_density_error(ebm.log_unnormalised, found.log_z, target, exact)
         rows.append(
             {
                 "iteration": checkpoint.iteration,
-                "model": model.tolist(),
+                "model": (found.weights.cpu() * fail).tolist(),
+                "model_stderr": (found.stderr.cpu() * fail).tolist(),
+                "logdens_err": error * fail,
                 "not_estimable": found.not_estimable,
                 "negatives": _modes(checkpoint.negatives, target).tolist(),
             }
         )
     return rows
+
+
+def _training_curve(
+    checkpoints: list[dict[str, Any]], w_true: Tensor
+) -> tuple[dict[str, float], dict[str, str]]:
+    """From the checkpoints' estimates: the weights' spread over the last 3 (SPEC §5), whether
+    training converged and from which iteration on, erase-and-recreate events and the largest
+    drop of a mode's weight (`TRAINING_METRICS`), and why any of them is not estimable."""
+    metrics = {key: math.nan for key in TRAINING_METRICS}
+    if not checkpoints:
+        return metrics, {}
+    last = checkpoints[-SETTLED_CHECKPOINTS:]
+    failed = [
+        f"checkpoint {r['iteration']}: {r['not_estimable']}" for r in last if r["not_estimable"]
+    ]
+    if failed:
+        return metrics, {key: failed[-1] for key in TRAINING_METRICS}
+    weights = torch.tensor([r["model"] for r in checkpoints])
+    stderr = torch.tensor([r["model_stderr"] for r in checkpoints])
+    logdens = torch.tensor([r["logdens_err"] for r in checkpoints])
+    tail = weights[-SETTLED_CHECKPOINTS:]
+    metrics["mw_model_spread"] = float((tail.max(0).values - tail.min(0).values).max())
+    # convergence: the final stretch of estimable checkpoints; erasures: all estimable ones
+    usable = [i for i, r in enumerate(checkpoints) if not r["not_estimable"]]
+    first = max((i + 1 for i, r in enumerate(checkpoints) if r["not_estimable"]), default=0)
+    erased = erasures(weights[usable], stderr[usable], w_true)
+    metrics["mode_erasures"] = float(erased.events)
+    metrics["mw_largest_drop"] = erased.largest_drop
+    if len(checkpoints) < SETTLED_CHECKPOINTS:
+        reason = f"{len(checkpoints)} checkpoints, fewer than {SETTLED_CHECKPOINTS}"
+        return metrics, {"converged": reason, "converged_at": reason}
+    settled = convergence(weights[first:], stderr[first:], logdens[first:])
+    metrics["converged"] = float(settled.converged)
+    if settled.settled_from is not None:
+        metrics["converged_at"] = float(checkpoints[first + settled.settled_from]["iteration"])
+    return metrics, {}
 
 
 @dataclass
@@ -391,23 +446,13 @@ def evaluate(
     metrics["c2st"] = math.nan
     if target.dim <= settings.c2st_max_dim:
         metrics["c2st"] = c2st(flat[pick[:n]], exact[:n].cpu())
-    checkpoints = _checkpoint_curves(fitted, target, estimate)
-    metrics["mw_model_spread"] = math.nan
-    if checkpoints:  # spread of the model weights over the last 3 checkpoints (SPEC §5)
-        last = checkpoints[-3:]
-        reasons = [
-            f"checkpoint {r['iteration']}: {r['not_estimable']}" for r in last if r["not_estimable"]
-        ]
-        if reasons:
-            not_estimable["mw_model_spread"] = reasons[0]
-        else:
-            stacked = torch.tensor([row["model"] for row in last])
-            metrics["mw_model_spread"] = float(
-                (stacked.max(0).values - stacked.min(0).values).max()
-            )
+    checkpoints = _checkpoint_curves(fitted, target, estimate, exact)
+    curve_metrics, curve_reasons = _training_curve(checkpoints, w_true)
+    metrics.update(curve_metrics)
+    not_estimable.update(curve_reasons)
     stderr = found.stderr.cpu()
-    if reason is not None:
-        for key in MODEL_METRICS:
+    if reason is not None:  # the final normaliser failed: its checkpoints' curve is not trusted
+        for key in (*MODEL_METRICS, *(TRAINING_METRICS if checkpoints else ())):
             metrics[key] = math.nan
             not_estimable[key] = reason
         w_model, stderr = w_model * math.nan, stderr * math.nan

@@ -120,8 +120,9 @@ RANKING = (
     f"inconclusive: the interval spans more than {INCONCLUSIVE_FACTOR:.0f}× (high / low), the "
     "seeds do not fix the order of magnitude; never bold. `< floor X`: the centre is below the "
     "cell's noise floor X, and values below the floor are ranked at the floor (ties). `≥ X`: "
-    "every seed's ESS is at ArviZ's cap N·log10 N for its N draws. The oracle is a reference, "
-    "not ranked."
+    "every seed's ESS is at ArviZ's cap N·log10 N for its N draws. `(k unconverged)`: k of the "
+    "seeds' training had not settled (its last checkpoints' weights or log-density error still "
+    "moving; `converged` in results.csv). The oracle is a reference, not ranked."
 )
 
 
@@ -179,6 +180,8 @@ def format_cell(row: pd.Series) -> str:
             text += " ‡"
         if row.n_ne:
             notes.append(f"{row.n_ne} n/e")
+    if row.get("n_unconverged", 0):
+        notes.append(f"{row.n_unconverged} unconverged")
     if row.n_failed:
         notes.append(f"{row.n_failed} failed")
     return text + (f" ({', '.join(notes)})" if notes else "")
@@ -271,7 +274,8 @@ def stats(
     """Long statistics, per group and metric: the centre `mean` (geometric on the log scale),
     std (of the values), the 95 % Student-t interval ci_low, ci_high over the ok seeds with a
     value (NaN with fewer than 2), n_ok, n_values (ok seeds with a value), n_ne (ok seeds where it
-    was not estimable), n_failed (failed or missing runs), the `scale`, n_zero (values at 0 on the
+    was not estimable), n_failed (failed or missing runs), n_unconverged (ok seeds whose training
+    had not settled), the `scale`, n_zero (values at 0 on the
     log scale), the noise `floor`, the ESS `ceiling` and n_at_ceiling (`_bounds`). Groups in order
     of first appearance. With `among` (one of `by`, e.g. "method"), a `verdict` column ranks the
     groups that share the other keys, for the metrics in `BETTER` (`compare_to_best`; NaN where
@@ -299,6 +303,7 @@ def stats(
                     "n_values": interval.n,
                     "n_ne": n_ne,
                     "n_failed": len(group) - len(ok),
+                    "n_unconverged": int((ok["converged"] == 0).sum()) if "converged" in ok else 0,
                     "verdict": verdicts.get((key, metric), np.nan),
                     "scale": scale(metric),
                     "n_zero": int((values == 0).sum()) if scale(metric) == "log" else 0,
@@ -307,7 +312,7 @@ def stats(
             )
     columns = [
         *by, "metric", "mean", "std", "ci_low", "ci_high", "n_ok", "n_values", "n_ne", "n_failed",
-        "verdict", "scale", "n_zero", "floor", "ceiling", "n_at_ceiling",
+        "n_unconverged", "verdict", "scale", "n_zero", "floor", "ceiling", "n_at_ceiling",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
@@ -406,6 +411,7 @@ _SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
     "mode weights and density": [
         [("mw_tv_model", "mode-weight TV")],
         [("mw_model_spread", "weight spread")],
+        [("mode_erasures", "erasures")],
         [("mass_far_model", "mass far")],
         [("logdens_err", "log-density err")],
         [("c2st", "C2ST")],
@@ -426,7 +432,9 @@ _SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
 _SUMMARY_CAPTION = (
     "Per target. Mode weights and density: total-variation distance of the EBM's weights to the "
     "truth; the largest range of a mode's weight over the last 3 checkpoints (small: the final "
-    "weights are not the lottery of the last step); the EBM's mass far from every mode; the "
+    "weights are not the lottery of the last step); erase-and-recreate events of a mode's weight "
+    "over training (`mode_erasures`: a mode surely below a tenth of its true weight after being "
+    "surely above half of it, then above half again); the EBM's mass far from every mode; the "
     "log-density error; the accuracy of a classifier telling the sampler's draws from exact ones "
     "(C2ST, 0.5 = indistinguishable). Samplers: max R-hat, bulk ESS, mode switches per chain, the "
     "negatives' and the sampler's mass far from every mode. Cost: training seconds, gradient "

@@ -17,8 +17,8 @@ from torch import nn
 from benchmark import registry
 from benchmark.__main__ import main
 from benchmark.energy import TiltedEBM, log_isotropic_normal
-from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, evaluate
-from benchmark.method import FittedModel
+from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, evaluate
+from benchmark.method import Checkpoint, FittedModel
 from benchmark.metrics import DiagonalGaussians
 from benchmark.registry import METHODS
 from benchmark.samplers import ISIR, MALA, FlowMC, Potential
@@ -110,6 +110,49 @@ def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
     assert all(math.isnan(flowmc_result.metrics[key]) for key in MIXING_METRICS)
     assert math.isfinite(flowmc_result.metrics["accept_global"])
 
+
+
+class WeightedMixtureEnergy(nn.Module):
+    """E = log ρ − log q_w for q_w = Σ w_k p★_k, the target's components with weights w (a buffer,
+    the checkpoints' "parameters")."""
+
+    def __init__(self, target, weights: torch.Tensor) -> None:
+        super().__init__()
+        self.target = target
+        self.register_buffer("weights", weights.clone())
+        self.register_buffer("base_std", torch.tensor(1.0))
+
+    def forward(self, x):
+        log_q = torch.logsumexp(self.target.component_log_prob(x) + self.weights.log(), dim=-1)
+        return log_isotropic_normal(x, self.base_std) - log_q
+
+
+def test_a_mode_erased_and_recreated_over_training_is_counted_and_the_end_settled():
+    # Five checkpoints of q_w on two_modes (weights 0.2, 0.8): the truth, mode 0 at 1e-4 (erased:
+    # below 0.02), then the truth three times. One erase-and-recreate event, the largest drop
+    # 0.2 − 1e-4 (the quadrature's errors are far below it), and training settled from the third
+    # checkpoint (iteration 30), the last three identical.
+    target = make_target("two_modes")
+    truth = target.weights.clone()
+    erased = torch.tensor([1e-4, 1 - 1e-4])
+    energy = WeightedMixtureEnergy(target, truth)
+    ebm = TiltedEBM(energy, 2, 1.0)
+    potential = Potential(ebm.potential)
+    start = target.sample(64, torch.Generator().manual_seed(3))
+    checkpoints = [
+        Checkpoint(10 * (i + 1), {"weights": w, "base_std": torch.tensor(1.0)}, start)
+        for i, w in enumerate([truth, erased, truth, truth, truth])
+    ]
+    fitted = FittedModel(ebm, start, start, MALA(potential, 0.01), start, checkpoints,
+                         potential.counter)  # fmt: skip
+    settings = SuiteSettings(n_chains=32, sample_cost=280, n_data=1000, c2st_max_dim=0)
+    result = evaluate(fitted, target, settings, torch.Generator().manual_seed(0))
+    m = result.metrics
+    assert not set(TRAINING_METRICS) & set(result.not_estimable)
+    assert m["mode_erasures"] == 1
+    assert m["mw_largest_drop"] == pytest.approx(float(truth[0]) - 1e-4, abs=1e-3)
+    assert (m["converged"], m["converged_at"]) == (1.0, 30.0)
+    assert m["mw_model_spread"] == pytest.approx(0.0, abs=1e-6)
 
 PLANTED_PLUGIN = '''
 """A planted model: q = (1 − s) p★ + s N(c, v I) as a tilted EBM, no training."""

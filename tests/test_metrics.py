@@ -12,8 +12,10 @@ from benchmark.metrics import (
     MODE_CONFIDENCE,
     DefensiveMixture,
     DiagonalGaussians,
+    convergence,
     defensive_proposal,
     draw_importance,
+    erasures,
     ess,
     grid_weights,
     importance_weights,
@@ -375,3 +377,51 @@ def test_heldout_log_likelihood_of_the_truth_is_minus_its_entropy(generator):
     assert abs(found + entropy) < 5 * math.sqrt(d / 2) / math.sqrt(n)
     # a wrong normalising constant shifts it by exactly that constant
     assert math.isclose(heldout_log_likelihood(target.log_prob, 0.5, x), found - 0.5, rel_tol=1e-5)
+
+
+def test_erase_and_recreate_events_count_crossings_beyond_the_noise():
+    # True weights (0.4, 0.4, 0.2): a mode is erased surely below a tenth of its weight, present
+    # surely above half, "surely" beyond 2 standard errors. Mode 0: present, erased, present,
+    # erased, present — 2 events. Mode 1's dip to 0.03 with a standard error of 0.01 is not
+    # surely below 0.04: no event. Mode 2, erased before it was ever present, is not recreated
+    # when it appears.
+    true = torch.tensor([0.4, 0.4, 0.2])
+    weights = torch.tensor(
+        [
+            [0.40, 0.40, 0.010],
+            [0.01, 0.45, 0.015],
+            [0.40, 0.03, 0.400],
+            [0.02, 0.45, 0.200],
+            [0.39, 0.40, 0.200],
+        ]
+    )
+    stderr = torch.zeros_like(weights)
+    stderr[2, 1] = 0.01
+    result = erasures(weights, stderr, true)
+    assert result.events == 2
+    # largest drop: mode 0 from 0.40 to 0.01 (0.39); mode 1's 0.45 → 0.03 less 2·0.01 = 0.40
+    assert result.largest_drop == pytest.approx(0.40, abs=1e-6)
+
+
+def test_convergence_is_the_settled_stretch_at_the_end_of_training():
+    # Weights wander, then stay within 0.02 of each other from checkpoint 4 on; the log-density
+    # error settles (within a quarter of its median) from checkpoint 3 on.
+    drift = [0.9, 0.7, 0.55, 0.53, 0.50, 0.51, 0.50, 0.505]
+    weights = torch.tensor([[w, 1 - w] for w in drift])
+    stderr = torch.zeros_like(weights)
+    logdens = torch.tensor([3.0, 1.0, 0.5, 0.11, 0.10, 0.105, 0.10, 0.10])
+    assert convergence(weights, stderr, logdens) == (True, 4)
+    # the same with the last checkpoint jumping: nothing settled at the end
+    jumped = weights.clone()
+    jumped[-1] = torch.tensor([0.6, 0.4])
+    assert convergence(jumped, stderr, logdens) == (False, None)
+    # a stretch of two settled checkpoints is not enough
+    assert convergence(weights[:6], stderr[:6], logdens[:6]) == (False, 4)
+    # the log-density error still moving: settled only where it stops
+    moving = logdens.clone()
+    moving[-3:] = torch.tensor([0.2, 0.3, 0.4])
+    assert convergence(weights, stderr, moving) == (False, None)
+    # noise widens the band to 0.02 + 2·0.02: the weights settle from checkpoint 2 on, the
+    # log-density error from 3
+    noisy = torch.full_like(weights, 0.02)
+    assert convergence(weights, noisy, logdens)[1] == 3

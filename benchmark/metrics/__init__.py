@@ -19,6 +19,7 @@ from .density import (
 from .diagnostics import MIN_DIAGNOSTIC_DRAWS, MODE_CONFIDENCE, ess, mode_switches, rhat
 from .normaliser import HeldOut, above_truth, disagreement, held_out
 from .proposal import DefensiveMixture, DiagonalGaussians, defensive_proposal, fitted_gaussians
+from .training import SETTLED_CHECKPOINTS, Convergence, Erasures, convergence, erasures
 from .weights import (
     sample_weights,
     weight_max_error,
@@ -61,4 +62,9 @@ __all__ = [
     "weight_mse",
     "weight_mse_floor",
     "weight_tv",
+    "SETTLED_CHECKPOINTS",
+    "Convergence",
+    "Erasures",
+    "convergence",
+    "erasures",
 ]
