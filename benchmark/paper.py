@@ -25,6 +25,7 @@ __all__ = [
     "PaperCell",
     "PAPER_TARGETS",
     "PAPER_CELLS",
+    "VIEWS",
     "Match",
     "match_target",
     "paper_frame",
@@ -124,6 +125,16 @@ PAPER_CELLS: list[PaperCell] = [
         )
     ],
 ]
+
+
+#: How each metric of the paper's tables is named beside them.
+VIEWS = {
+    "logdens_err": "log-density error",
+    "rhat_max": "max R-hat",
+    "mw_mse_init": "init vs E_θ",
+    "mw_mse_negatives": "negatives vs E_θ",
+    "mw_mse_model": "E_θ vs p★",
+}
 
 
 def _same(a: object, b: object) -> bool:

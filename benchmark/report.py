@@ -13,10 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from .conclusions import conclusions
 from .errors import ConfigError, ParamError
 from .figures import make_figures, tuned_view
 from .frames import Frames, build_frames, suite_target
-from .paper import PAPER_TARGETS, compare, ordering, paper_frame
+from .paper import PAPER_TARGETS, VIEWS, compare, ordering, paper_frame
 from .registry import METHODS, load_methods
 from .selection import CRITERION, select_variants
 from .store import (
@@ -32,15 +33,6 @@ from .tables import RANKING, format_cell, format_exact, format_number, make_tabl
 from .variants import Variant, display_name
 
 __all__ = ["REFERENCE_MARK", "SuiteData", "read_dir", "against_the_paper", "build_report"]
-
-
-_VIEW = {
-    "logdens_err": "log-density error",
-    "rhat_max": "max R-hat",
-    "mw_mse_init": "init vs E_θ",
-    "mw_mse_negatives": "negatives vs E_θ",
-    "mw_mse_model": "E_θ vs p★",
-}
 
 
 def _weights_text(target: Any) -> str:
@@ -59,7 +51,7 @@ def _orderings(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             {
                 "table": table,
                 "target": f"`{target}`" + ("" if view["match"].iloc[0] == "same" else " †"),
-                "metric": _VIEW[metric],
+                "metric": VIEWS[metric],
                 "methods": str(order["n_methods"]),
                 "Kendall τ": f"{order['tau']:.2f}" if enough else "—",
                 "pairs alike": f"{order['pairs_agree']} of {order['pairs']}" if enough else "—",
@@ -126,7 +118,7 @@ def against_the_paper(
         rows = [
             {
                 "method": names.get(row.method, row.method),
-                "metric": _VIEW[row.metric],
+                "metric": VIEWS[row.metric],
                 "paper": format_exact(row.paper),
                 "suite (centre [95 % CI])": format_cell(row),
                 "suite ÷ paper": format_number(row["mean"] / row.paper) if row.n_values else "—",
@@ -347,17 +339,19 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         (out / "tables" / f"{table.name}.md").write_text(table.to_markdown() + "\n")
     _clear(out / "figures", ("png", "pdf"))
     figures = make_figures(frames, out / "figures", swept)
+    shown = tuned_view(frames) if tunable else frames  # each method once, at its chosen variant
     lines = [
         f"# Benchmark report: {suite['suite']['name']}",
         "",
         *_counts(frames, suite),
+        *conclusions(shown, suite["targets"], tunable),
         "",
         "## Provenance",
         "",
         *_provenance(out, records),
         *_references(out, records, names),
         *_agreement(out),
-        *against_the_paper(tuned_view(frames) if tunable else frames, suite["targets"], tunable),
+        *against_the_paper(shown, suite["targets"], tunable),
         "",
         "## Tables",
     ]

@@ -1,0 +1,268 @@
+"""The report's opening section, from the statistics its tables print (`tables.stats`): per target,
+the methods that get the mode weights right (within `WEIGHTS_TOLERANCE` of the oracle) and at what
+cost, how each other method fails; then a verdict on each claim of the paper's Tables 1–3 that the
+suite tests (docs/SCIENCE.md, "Reading the tables")."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from .frames import NE_SUFFIX, Frames, suite_target
+from .paper import PAPER_TARGETS, VIEWS, paper_frame
+from .tables import REFERENCE_METHODS, format_cell, format_exact, format_number, present, stats
+
+__all__ = [
+    "WEIGHTS_TOLERANCE",
+    "DROPPED_FRACTION",
+    "OUTCOMES",
+    "outcomes",
+    "claims",
+    "conclusions",
+]
+
+#: A method gets the weights right on a target when the upper end of its 95 % interval of the
+#: mode-weight TV is at most the oracle's centre there plus this: 2 % of the mass in the wrong
+#: regions, beyond what the oracle's own weight estimate misses (its Monte Carlo error in high
+#: dimension). Without an oracle result on the target, against this alone.
+WEIGHTS_TOLERANCE = 0.02
+
+#: A mode is dropped when the EBM's weight of it is below this fraction of its true weight.
+DROPPED_FRACTION = 0.1
+
+#: How a method does on a target, in the order they are tried (the first that applies).
+OUTCOMES = ("right", "density not normalisable", "a mode dropped", "inconclusive", "weights off")
+
+_TV = "mw_tv_model"
+_REASON_CHARS = 40  # a not-estimable reason is quoted up to this length
+
+
+def _shorten(reason: str) -> str:
+    return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 1].rstrip() + "…"
+
+
+def _dropped(weights: pd.DataFrame) -> pd.Series:
+    """(target, method) -> the ok seeds on which some mode's EBM weight is below
+    `DROPPED_FRACTION` of its true weight (a seed whose weights are not estimable drops none)."""
+    below = weights.weight_model < DROPPED_FRACTION * weights.weight_true
+    per_seed = below.groupby([weights.target, weights.method, weights.seed]).any()
+    return per_seed.groupby(level=[0, 1]).sum()
+
+
+def _seconds(runs: pd.DataFrame) -> str:
+    """The training-seconds column costs are read from: steady (no compilation) when recorded."""
+    return "train_seconds_steady" if present(runs, "train_seconds_steady") else "train_seconds"
+
+
+def outcomes(frames: Frames) -> pd.DataFrame:
+    """One row per target and method of `frames.runs`: target, method (its code name), outcome
+    (one of `OUTCOMES`; "reference" for the oracle, "no run finished"), entry (the method as the
+    section lists it: name, then its TV cell, cost or reason), grad_evals (geometric mean over
+    seeds), bold (whether its TV cell is), cost (its name and cost), limit (the TV bound of
+    "right" on the target), oracle (the oracle's TV centre there, NaN without one), n_failed
+    (runs failed or missing), n_runs."""
+    runs, names = frames.runs, frames.names
+    seconds = _seconds(runs)
+    cells = stats(runs, [_TV, "grad_evals", seconds], ["target", "method"], among="method")
+    cells = cells.set_index(["target", "method", "metric"])
+    reference = set(runs.method[runs.base_method.isin(REFERENCE_METHODS)])
+    dropped = _dropped(frames.weights)
+    rows = []
+    for target, part in runs.groupby("target", sort=False):
+        methods = list(dict.fromkeys(part.method))
+        oracles = [cells.loc[target, m, _TV]["mean"] for m in methods if m in reference]
+        oracle = next((c for c in oracles if math.isfinite(c)), math.nan)
+        limit = (oracle if math.isfinite(oracle) else 0.0) + WEIGHTS_TOLERANCE
+        for method in methods:
+            tv, evals, secs = (cells.loc[target, method, m] for m in (_TV, "grad_evals", seconds))
+            name, cell, n_ok = names.get(method, method), format_cell(tv), tv.n_ok
+            n_dropped = int(dropped.get((target, method), 0))
+            cost = [f"{format_number(evals['mean'])} grad evals"] if evals.n_values else []
+            cost += [f"{format_number(secs['mean'])} s"] if secs.n_values else []
+            cost_text = f" ({', '.join(cost)})" if cost else ""
+            if method in reference:
+                outcome, entry = "reference", f"{name} {cell}"
+            elif n_ok == 0:
+                outcome, entry = "no run finished", name
+            elif math.isfinite(tv.ci_high) and tv.ci_high <= limit:
+                outcome, entry = "right", f"{name} {cell}{cost_text}"
+            elif tv.n_ne > n_ok / 2:
+                ok = part[(part.method == method) & (part.status == "ok")]
+                reason = _shorten(str(ok[f"{_TV}{NE_SUFFIX}"].dropna().iloc[0]))
+                outcome, entry = OUTCOMES[1], f"{name} (n/e on {tv.n_ne} of {n_ok}: {reason})"
+            elif n_dropped > n_ok / 2:
+                outcome, entry = OUTCOMES[2], f"{name} ({n_dropped} of {n_ok} seeds)"
+            elif tv.n_values < 2 or tv.verdict == "inconclusive":
+                outcome, entry = OUTCOMES[3], f"{name} {cell}"
+            else:
+                outcome, entry = OUTCOMES[4], f"{name} {cell}"
+            rows.append(
+                {
+                    "target": target,
+                    "method": method,
+                    "outcome": outcome,
+                    "entry": entry,
+                    "grad_evals": evals["mean"],
+                    "bold": tv.verdict in ("best", "indistinguishable"),
+                    "cost": f"{name}{cost_text}",
+                    "limit": limit,
+                    "oracle": oracle,
+                    "n_failed": int(tv.n_failed),
+                    "n_runs": int(tv.n_ok + tv.n_failed),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _target_lines(target: str, part: pd.DataFrame, names: dict[str, str]) -> list[str]:
+    """A target's bullet: the bound of "right", then one sub-bullet per outcome that occurs."""
+    limit, oracle = part.limit.iloc[0], part.oracle.iloc[0]
+    basis = (
+        f"the oracle's {format_number(oracle)} + {WEIGHTS_TOLERANCE:g}"
+        if math.isfinite(oracle)
+        else f"{WEIGHTS_TOLERANCE:g} alone: no oracle result"
+    )
+    lines = [f"- **`{target}`** — right: TV's upper end ≤ {format_number(limit)} ({basis})"]
+    cheapest = part.sort_values("grad_evals", kind="stable")
+    right, closest = cheapest.entry[cheapest.outcome == "right"], cheapest.cost[cheapest.bold]
+    lines.append(
+        "  - right, cheapest first: "
+        + ("; ".join(right) if len(right) else "none")
+        + (f" (the lowest TV, bold: {'; '.join(closest)})" if right.empty and len(closest) else "")
+    )
+    for outcome in OUTCOMES[1:]:
+        entries = part.entry[part.outcome == outcome]
+        if len(entries):
+            lines.append(f"  - {outcome}: " + "; ".join(entries))
+    failed = part[part.n_failed > 0]
+    if len(failed):
+        lines.append(
+            "  - failed or missing: "
+            + "; ".join(
+                f"{names.get(r.method, r.method)} {r.n_failed} of {r.n_runs} runs"
+                for r in failed.itertuples()
+            )
+        )
+    return lines
+
+
+def claims(frames: Frames, suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per claim of the paper on a suite target that is the paper's (or has its modes):
+    the method lowest in one of its tables, for one metric, is the lowest. Columns: table,
+    paper_target, target, match ("same", "other weights"), metric, method (the paper's lowest),
+    paper (its value), verdict ("reproduced", "refuted", "inconclusive", "not run"), line (as the
+    section prints it)."""
+    built = {entry["name"]: suite_target(entry) for entry in suite_targets}
+    matched = paper_frame(built).dropna(subset=["target"])
+    metrics = list(dict.fromkeys(matched.metric))
+    cells = stats(frames.runs, metrics, ["target", "method"], among="method")
+    names = frames.names
+    rows = []
+    for (table, key, target, metric), part in matched.groupby(
+        ["table", "paper_target", "target", "metric"], sort=False
+    ):
+        claimed = part.loc[part.paper.idxmin()]
+        here = cells[(cells.target == target) & (cells.metric == metric)].set_index("method")
+        name = names.get(claimed.method, claimed.method)
+        head = (
+            f"- {table}, {PAPER_TARGETS[key].label}, {VIEWS[metric]} (`{target}`): {name} lowest "
+            f"— paper {format_exact(claimed.paper)}"
+        )
+        if claimed.method not in here.index:
+            verdict, text = "not run", f"{head}: **not tested** ({name} not run here)"
+        else:
+            row = here.loc[claimed.method]
+            head += f", here {format_cell(row)}"
+            why = (
+                ("n/e" if row.n_ne else "no value") if row.n_values == 0
+                else "fewer than 2 seeds" if row.n_values < 2
+                else "interval spans over 10×" if row.verdict == "inconclusive"
+                else None if row.verdict in ("best", "indistinguishable", "worse")
+                else "not ranked"
+            )  # fmt: skip
+            if why:
+                verdict, text = "inconclusive", f"{head}: **inconclusive** ({why})"
+            elif row.verdict == "worse":
+                best = here[here.verdict == "best"].iloc[0]
+                on_paper = part.set_index("method").paper.get(best.name)
+                paper = f" (paper {format_exact(on_paper)})" if on_paper is not None else ""
+                verdict = "refuted"
+                text = (
+                    f"{head}: **refuted** — lowest here {names.get(best.name, best.name)} "
+                    f"{format_cell(best)}{paper}"
+                )
+            else:
+                verdict, text = "reproduced", f"{head}: **reproduced**"
+        if part["match"].iloc[0] != "same":
+            text += " — † other weights than the paper's: a reference, not a test"
+        rows.append(
+            {
+                "table": table,
+                "paper_target": key,
+                "target": target,
+                "match": part["match"].iloc[0],
+                "metric": metric,
+                "method": claimed.method,
+                "paper": claimed.paper,
+                "verdict": verdict,
+                "line": text,
+            }
+        )
+    columns = ["table", "paper_target", "target", "match", "metric", "method", "paper",
+               "verdict", "line"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def conclusions(
+    frames: Frames, suite_targets: list[dict[str, Any]], tuned: bool = False
+) -> list[str]:
+    """The report's opening section: per target the outcome of every method (`outcomes`), then
+    the verdict on each claim of the paper the suite tests (`claims`). `tuned`: `frames` is the
+    tuned view (each method at its selected variant), and the text says so."""
+    names = frames.names
+    steady = _seconds(frames.runs) == "train_seconds_steady"
+    lines = [
+        "",
+        "## Conclusions",
+        "",
+        "Per target, from the mode-weight TV (`mw_tv_model`, the total-variation distance of the "
+        "EBM's region weights to p★'s): a method gets the weights **right** when the upper end of "
+        "its 95 % interval is at most the oracle's centre on the target + "
+        f"{WEIGHTS_TOLERANCE:g} ({100 * WEIGHTS_TOLERANCE:g} % of the mass; "
+        f"{WEIGHTS_TOLERANCE:g} alone without an oracle result), listed cheapest first with its "
+        "training cost (geometric means over seeds of gradient evaluations and seconds"
+        + (", without compilation" if steady else "")
+        + "). Every other method fails, for the first reason that applies: **density not "
+        "normalisable** (TV n/e on most finished seeds, the first reason quoted), **a mode "
+        "dropped** (on most finished seeds, some mode's EBM weight below "
+        f"{DROPPED_FRACTION:g} of its true weight), **inconclusive** (its TV cell ‡, or from "
+        "fewer than 2 seeds), else **weights off**. Cells as in the tables below."
+        + (" Each method at the variant the tuned view selects on the target." if tuned else ""),
+        "",
+    ]
+    found = outcomes(frames)
+    for target, part in found.groupby("target", sort=False):
+        lines += _target_lines(target, part, names)
+    lines += [
+        "",
+        "The paper's claims — its lowest method in each table is the lowest — on the suite's "
+        "targets with the paper's modes: **reproduced** when that method's cell here is bold "
+        "(best, or tied with the best, among the suite's methods but the oracle) and not ‡, "
+        "**refuted** when it is neither (the lowest here named), **inconclusive** when it is ‡, "
+        "n/e or from fewer than 2 seeds.",
+        "",
+    ]
+    tested = claims(frames, suite_targets)
+    none = "- none: no target of this suite has the paper's modes"
+    lines += list(tested.line) if len(tested) else [none]
+    built = {entry["name"]: suite_target(entry) for entry in suite_targets}
+    untested = paper_frame(built).loc[lambda d: d.target.isna()]
+    if len(untested):
+        labels = ", ".join(
+            f"{table} {PAPER_TARGETS[key].label}"
+            for table, key in dict.fromkeys(zip(untested.table, untested.paper_target, strict=True))
+        )
+        lines.append(f"- not tested (no target of this suite is the paper's): {labels}")
+    return lines
