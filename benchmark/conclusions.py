@@ -62,7 +62,8 @@ def outcomes(frames: Frames) -> pd.DataFrame:
     section lists it: name, then its TV cell, cost or reason), grad_evals (geometric mean over
     seeds), bold (whether its TV cell is), cost (its name and cost), limit (the TV bound of
     "right" on the target), oracle (the oracle's TV centre there, NaN without one), n_failed
-    (runs failed or missing), n_runs."""
+    (runs failed or missing), n_unconverged (ok runs whose training had not settled), n_ok,
+    n_runs."""
     runs, names = frames.runs, frames.names
     seconds = _seconds(runs)
     cells = stats(runs, [_TV, "grad_evals", seconds], ["target", "method"], among="method")
@@ -110,6 +111,8 @@ def outcomes(frames: Frames) -> pd.DataFrame:
                     "limit": limit,
                     "oracle": oracle,
                     "n_failed": int(tv.n_failed),
+                    "n_unconverged": int(tv.n_unconverged),
+                    "n_ok": int(n_ok),
                     "n_runs": int(tv.n_ok + tv.n_failed),
                 }
             )
@@ -136,6 +139,15 @@ def _target_lines(target: str, part: pd.DataFrame, names: dict[str, str]) -> lis
         entries = part.entry[part.outcome == outcome]
         if len(entries):
             lines.append(f"  - {outcome}: " + "; ".join(entries))
+    unsettled = part[part.n_unconverged > 0]
+    if len(unsettled):
+        lines.append(
+            "  - training not settled: "
+            + "; ".join(
+                f"{names.get(r.method, r.method)} {r.n_unconverged} of {r.n_ok}"
+                for r in unsettled.itertuples()
+            )
+        )
     failed = part[part.n_failed > 0]
     if len(failed):
         lines.append(
@@ -238,7 +250,9 @@ def conclusions(
         "normalisable** (TV n/e on most finished seeds, the first reason quoted), **a mode "
         "dropped** (on most finished seeds, some mode's EBM weight below "
         f"{DROPPED_FRACTION:g} of its true weight), **inconclusive** (its TV cell ‡, or from "
-        "fewer than 2 seeds), else **weights off**. Cells as in the tables below."
+        "fewer than 2 seeds), else **weights off**. **Training not settled**: the finished runs "
+        "whose last checkpoints' weights or log-density error were still moving (`converged`). "
+        "Cells as in the tables below."
         + (" Each method at the variant the tuned view selects on the target." if tuned else ""),
         "",
     ]
