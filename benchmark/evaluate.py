@@ -370,6 +370,7 @@ def _mixing(
         "switch_rate": 1000 * switches / (chains * production_cost),
         "accept_local": run.acceptance.get("local", math.nan),
         "accept_global": run.acceptance.get("global", math.nan),
+        "accept_swap": run.acceptance.get("swap", math.nan),
         "mass_far_sampler": far_fraction(run.draws.reshape(-1, target.dim), target),
         **budget,
     }

@@ -21,7 +21,7 @@ from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, 
 from benchmark.method import Checkpoint, FittedModel
 from benchmark.metrics import DiagonalGaussians
 from benchmark.registry import METHODS
-from benchmark.samplers import ISIR, MALA, FlowMC, Potential
+from benchmark.samplers import ISIR, MALA, FlowMC, Potential, ReplicaExchange
 from benchmark.settings import SuiteSettings
 from benchmark.targets import make_target
 
@@ -111,6 +111,25 @@ def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
     assert math.isfinite(flowmc_result.metrics["accept_global"])
 
 
+
+
+def test_replica_exchange_records_its_swap_acceptance():
+    # Two rungs at β = 1 and 0.999 are nearly the same distribution: a swap's log acceptance is
+    # (β₀ − β₁)(U(x₀) − U(x₁)) ≈ 0, so nearly every proposed swap is accepted. MALA has none.
+    target = make_target("two_modes")
+    start = target.sample(32, torch.Generator().manual_seed(3))
+    settings = SuiteSettings(n_chains=32, sample_cost=600, n_data=1000, c2st_max_dim=0)
+
+    def ladder(potential):
+        return ReplicaExchange(potential, 1.0, torch.tensor([1.0, 0.999]), 0.01)
+
+    swaps = {}
+    for name, factory in (("ladder", ladder), ("mala", lambda potential: MALA(potential, 0.01))):
+        fitted = fitted_for(target.log_prob, 2, start, factory)
+        m = evaluate(fitted, target, settings, torch.Generator().manual_seed(0)).metrics
+        swaps[name] = m["accept_swap"]
+    assert 0.95 < swaps["ladder"] <= 1.0
+    assert math.isnan(swaps["mala"])
 
 class WeightedMixtureEnergy(nn.Module):
     """E = log ρ − log q_w for q_w = Σ w_k p★_k, the target's components with weights w (a buffer,
