@@ -63,5 +63,11 @@ benchmark-paper:
 report:
 	$(PYTHON) -m benchmark report reports/$(PROFILE)
 
+# trains into results/reference/PROFILE (resumable: rerun after an interruption), then replaces
+# reports/PROFILE with it (failed runs are results too: read the report's counts before committing;
+# git restores the old reference if needed)
 reference:
-	$(PYTHON) -m benchmark run benchmark/configs/$(PROFILE).toml --out reports/$(PROFILE) --force $(ARGS)
+	$(PYTHON) -m benchmark run benchmark/configs/$(PROFILE).toml --out results/reference/$(PROFILE) $(ARGS)
+	rm -rf reports/$(PROFILE)
+	mkdir -p $(dir reports/$(PROFILE))
+	cp -r results/reference/$(PROFILE) reports/$(PROFILE)
