@@ -9,9 +9,10 @@ through the EBM alone. Xie et al. pre-train the flow on the data in their best v
 on data batches, about a second) does that: without it the flow starts at ρ and, with the short ULA
 runs the quick budget affords, hardly moves in a few hundred iterations. Set 0 for plain CoopFlow.
 
-Departures from the paper: `ula_steps` defaults to 32 instead of 256 (quick budget; set 256 for
-the paper's setting). The ULA step is the paper's (5e-4 in 2-D, 1e-4 above), with the proper
-parameterisation x′ = x − h∇U + √(2h) ξ of every sampler here (no hidden temperature, SPEC §4).
+Departures from the paper: `ula_steps` defaults to 32 instead of 256 (quick budget; set 256 for the
+paper's setting). The ULA step is the paper's (5e-4 in 2-D, 1e-4 above), with the proper
+parameterisation x′ = x − h∇U + √(2h) ξ of every sampler here (no hidden temperature,
+docs/SCIENCE.md §1).
 """
 
 from __future__ import annotations

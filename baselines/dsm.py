@@ -6,7 +6,7 @@ No sampling in training: the suite's negative control for mode weights.
 Score matching sees a density only through its gradient where the data are: the relative mass of
 modes separated by a region without data is invisible to it (Wenliang et al. 2020, arXiv
 2008.10087), so on well-separated targets it should find the modes and miss their weights
-(docs/SCIENCE.md, "Baselines"). Its samples are the suite's Langevin part: the negatives of the
+(docs/SCIENCE.md §3.3). Its samples are the suite's Langevin part: the negatives of the
 views are `steps` ULA steps from the noise on the final energy (at every checkpoint, a batch of
 them on that checkpoint's energy), and its diagnostic sampler is that ULA. Training's gradient
 evaluations count one per noised point (the score at it; its backward pass is the loss's).

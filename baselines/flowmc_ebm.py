@@ -1,6 +1,7 @@
 """flowMC-EBM (Grenioux, Moulines, Gabrié 2023): a tilted EBM trained by maximum likelihood with
 negatives from flowMC — global i-SIR (or IMH) moves from a flow, blocks of MALA — on persistent
-chains, the flow fitted by maximum likelihood to the negatives as training goes (SPEC §1).
+chains, the flow fitted by maximum likelihood to the negatives as training goes
+(docs/SCIENCE.md §2).
 
 Departure from the paper: the negatives are the chains' last states (the paper may use every state
 of a sweep); MALA's step size is adapted toward `target_accept` during training and frozen after.

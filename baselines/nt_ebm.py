@@ -2,7 +2,7 @@
 trained by maximum likelihood with negatives from neural-transport MALA — MALA in the latent space
 of a flow T on U_z(z) = U(T(z)) − log|det ∂T/∂z| — chains started afresh from the flow every
 iteration; the flow fitted by maximum likelihood to the negatives as training goes, as in the
-comparison of Grenioux et al. (2023, SPEC §2).
+comparison of Grenioux et al. (2023; docs/SCIENCE.md §3).
 
 Departures from the paper: `mala_steps` defaults to 4 instead of 128 so that a few hundred
 iterations fit the quick budget (one latent MALA step costs a flow pass both ways; set 128 for the

@@ -1,6 +1,7 @@
 """PCD with a replay buffer (Tieleman 2008; Du & Mordatch 2019): a tilted EBM trained by maximum
 likelihood with negatives from K ULA steps started from a buffer of past negatives — each chain
-restarts from noise with probability 5 % — the results written back to the buffer (SPEC §2).
+restarts from noise with probability 5 % — the results written back to the buffer
+(docs/SCIENCE.md §3).
 
 Departures from the papers: the buffer has a fixed size, is filled with noise at the start, and
 each iteration's chains come from (and go back to) distinct random slots — the replay buffer of

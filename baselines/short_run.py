@@ -1,5 +1,6 @@
 """Short-run MCMC (Nijkamp et al. 2019): a tilted EBM trained by maximum likelihood with negatives
-from K ULA steps started afresh from noise every iteration — no persistent chains (SPEC §2).
+from K ULA steps started afresh from noise every iteration — no persistent chains
+(docs/SCIENCE.md §3).
 
 Departures from the paper: ULA uses the proper parameterisation x′ = x − h∇U + √(2h)ξ on
 U = E_θ − log ρ (the paper's code drops the h factor and so learns a tempered energy); the step size

@@ -1,5 +1,6 @@
 """ULA-EBM (Du & Mordatch 2019; Nijkamp et al. 2020): a tilted EBM trained by maximum likelihood
-with negatives from persistent ULA chains, K steps per iteration, the last state used (SPEC §2).
+with negatives from persistent ULA chains, K steps per iteration, the last state used
+(docs/SCIENCE.md §3).
 
 Departures from the papers: K defaults to 32 steps per iteration instead of the paper's 512 so
 that a run fits the quick profile's budget (raise `steps` in a config for the paper setting); ULA

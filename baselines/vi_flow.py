@@ -1,7 +1,7 @@
-"""Reverse-KL flow (the variational baseline of SPEC §2, a flow instead of VERA's generator): a
-tilted EBM trained by maximum likelihood with negatives drawn from a flow λ that is trained, after
-each EBM step, by reverse KL to the current EBM: minimise E_λ[log λ(x) + U(x)] with reparameterised
-draws. No MCMC in training.
+"""Reverse-KL flow (the variational baseline of docs/SCIENCE.md §3, a flow instead of VERA's
+generator): a tilted EBM trained by maximum likelihood with negatives drawn from a flow λ that is
+trained, after each EBM step, by reverse KL to the current EBM: minimise E_λ[log λ(x) + U(x)] with
+reparameterised draws. No MCMC in training.
 
 Reverse KL is mode-seeking: a flow that misses a mode, or under-weights it, is barely penalised,
 and the EBM then learns against biased negatives. With `reweight`, the negatives are resampled

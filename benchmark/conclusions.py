@@ -1,7 +1,7 @@
 """The report's opening section, from the statistics its tables print (`tables.stats`): per target,
 the methods that get the mode weights right (within `WEIGHTS_TOLERANCE` of the oracle) and at what
 cost, how each other method fails; then a verdict on each claim of the paper's Tables 1–3 that the
-suite tests (docs/SCIENCE.md, "Reading the tables")."""
+suite tests (docs/SCIENCE.md §6.5, "The conclusions")."""
 
 from __future__ import annotations
 

@@ -132,5 +132,5 @@ class TiltedEBM(nn.Module):
 
 
 def base_std_from_data(data: Tensor) -> float:
-    """σ with σ² the largest per-dimension variance of the data (SPEC §2)."""
+    """σ with σ² the largest per-dimension variance of the data (docs/SCIENCE.md §1)."""
     return float(data.var(dim=0).max().sqrt())

@@ -1,4 +1,5 @@
-"""Every metric of SPEC §4 for one trained method, as functions of a `FittedModel` and the target.
+"""Every metric of docs/SCIENCE.md §7 for one trained method, as functions of a `FittedModel` and
+the target.
 
 Methods never compute metrics: the runner calls `evaluate` after `fit`. Mode weights are judged
 three ways (the EBM's density vs p★, the negatives vs the EBM, the initialisation vs the EBM), the
@@ -225,9 +226,9 @@ def _checkpoint_curves(
 def _training_curve(
     checkpoints: list[dict[str, Any]], w_true: Tensor
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """From the checkpoints' estimates: the weights' spread over the last 3 (SPEC §5), whether
-    training converged and from which iteration on, erase-and-recreate events and the largest
-    drop of a mode's weight (`TRAINING_METRICS`), and why any of them is not estimable."""
+    """From the checkpoints' estimates: the weights' spread over the last 3 (docs/SCIENCE.md §1.1),
+    whether training converged and from which iteration on, erase-and-recreate events and the
+    largest drop of a mode's weight (`TRAINING_METRICS`), and why any of them is not estimable."""
     metrics = {key: math.nan for key in TRAINING_METRICS}
     if not checkpoints:
         return metrics, {}

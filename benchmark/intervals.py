@@ -1,4 +1,4 @@
-"""Uncertainty over seeds (docs/SCIENCE.md, "Reading the tables"): Student-t confidence intervals
+"""Uncertainty over seeds (docs/SCIENCE.md §6, "Reading the tables"): Student-t confidence intervals
 over seeds, and which methods a paired t-test cannot tell apart from the best.
 
 Two scales. A signed quantity (a held-out log-likelihood, a log Z) is summarised on the linear

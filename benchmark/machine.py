@@ -1,8 +1,8 @@
 """What a record's numbers depend on besides its config: the versions of the packages that
 compute them and the processor. The same config and seed give the same numbers bit for bit on the
 same processor with the same versions; elsewhere rounding differs (another instruction set or BLAS
-kernel), training amplifies the difference, and runs agree only in distribution (README,
-"Reproducibility"; `benchmark.agreement` tests it)."""
+kernel), training amplifies the difference, and runs agree only in distribution (docs/RUNNING.md,
+"Reproducible"; `benchmark.agreement` tests it)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def cpu_model() -> str:
 def versions() -> dict[str, str]:
     """This package's version, those of `COMPUTING_PACKAGES` and Python's, and the processor
     (`cpu`): what a record's numbers depend on besides its config (bit for bit: the same
-    processor and versions; otherwise only in distribution, see README)."""
+    processor and versions; otherwise only in distribution, see docs/RUNNING.md)."""
     return {
         "benchmark": __version__,
         **{name: importlib.metadata.version(name) for name in COMPUTING_PACKAGES},

@@ -47,7 +47,8 @@ class TrainParams:
     """Hyperparameters every method shares; a method's own dataclass extends this one.
 
     Attributes:
-        lr: Adam learning rate of the EBM, decayed to 0 by a cosine over the budget (SPEC §5).
+        lr: Adam learning rate of the EBM, decayed to 0 by a cosine over the budget
+            (docs/SCIENCE.md §1).
         batch_size: Data points and negatives per iteration.
         energy_l2: Weight α of the α·(E⁺² + E⁻²) regulariser (Du & Mordatch 2019); 0 = pure ML.
         checkpoints: How many evenly spaced checkpoints to keep over training.

@@ -1,5 +1,6 @@
-"""The paper's Tables 1–3 as data (Grenioux, Moulines, Gabrié 2023; SPEC §4), and their match
-with a suite's cells: same target (same family, dimension, mode geometry and weights), same method.
+"""The paper's Tables 1–3 as data (Grenioux, Moulines, Gabrié 2023; docs/SCIENCE.md §8), and their
+match with a suite's cells: same target (same family, dimension, mode geometry and weights), same
+method.
 
 A suite target with the paper's modes but other weights (e.g. the `hd16` preset, weights
 0.1/0.2/0.3/0.4, against the paper's equal weights) is a *near* match: reported apart, never
@@ -63,7 +64,7 @@ class PaperCell:
 
 _EQUAL = [0.25, 0.25, 0.25, 0.25]
 
-#: The paper's targets (SPEC §3).
+#: The paper's targets (docs/SCIENCE.md §4).
 PAPER_TARGETS: dict[str, PaperTarget] = {
     "eight_gaussians": PaperTarget("8 Gaussians", "eight_gaussians"),
     "rings": PaperTarget("rings", "rings"),
@@ -82,7 +83,7 @@ def _cells(table: str, metric: str, targets: list[str], values: dict[str, list[f
     ]
 
 
-#: Every number of the paper's Tables 1–3 (SPEC §4).
+#: Every number of the paper's Tables 1–3 (docs/SCIENCE.md §8).
 PAPER_CELLS: list[PaperCell] = [
     *_cells(
         "Table 1",

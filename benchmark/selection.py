@@ -1,4 +1,4 @@
-"""Choosing a method's variant without reading the truth (docs/SCIENCE.md, "Choosing a method's
+"""Choosing a method's variant without reading the truth (docs/SCIENCE.md §5, "Choosing a method's
 hyperparameters without the truth"): per (target, method), the variant whose EBM gives held-out
 target draws the highest mean log-likelihood under its normalised density, `heldout_loglik` — a
 number a practitioner holding a validation set could compute, unlike every error against p★.

@@ -10,7 +10,7 @@ has a direction (`BETTER`), the groups compared on one target are ranked: the be
 paired t-test cannot tell from it are shown in bold, a cell spanning over `INCONCLUSIVE_FACTOR`
 is marked ‡ and never bold. A cell with a noise floor (`FLOORS`, the C2ST's chance level) or a
 ceiling (ArviZ's ESS cap) prints the bound instead of a number beyond it, and is not ranked
-beyond it (docs/SCIENCE.md, "Reading the tables").
+beyond it (docs/SCIENCE.md §6.3, "Floors and bounds").
 """
 
 from __future__ import annotations

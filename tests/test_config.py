@@ -253,7 +253,7 @@ def test_each_paper_part_runs_the_papers_methods_with_its_sampler_settings(part)
     settings = config.settings
     assert settings.name == f"paper-{part}" and len(settings.seeds) >= 3
     assert settings.methods == ("flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow")
-    # SPEC §2: the paper's sampler settings, the same on every target of the part
+    # docs/SCIENCE.md §3.4: the paper's sampler settings, the same on every target of the part
     per_target = [{v.method: v.params for v in vs} for vs in config.variants.values()]
     params = per_target[0]
     assert all(p == params for p in per_target)
@@ -278,7 +278,7 @@ def test_the_paper_parts_together_hold_every_target_of_the_papers_tables():
 def test_the_whole_paper_profile_gives_each_target_its_parts_settings():
     """paper/all.toml: every target in one suite, each with its dimension's schedule from its own
     tables — the same resolved variants as the part that runs it, and the motivating example's
-    i-SIR pool of 32 (SPEC §2)."""
+    i-SIR pool of 32 (docs/SCIENCE.md §3.4)."""
     whole = load_config(CONFIGS / "paper" / "all.toml")
     assert whole.settings.methods == ("flowmc_ebm", "ula_ebm", "nt_ebm", "coopflow")
     for part in PAPER_PARTS:

@@ -221,7 +221,7 @@ def test_grid_weights_resolve_a_spike_narrower_than_a_cell_that_a_draw_visits():
     found = grid_weights(log_q, target, cover=probes)
     assert 0 < found.log_z_stderr <= 1e-3
     assert abs(found.log_z) <= 3 * found.log_z_stderr + 1e-4 and found.not_estimable is None
-    # Without any draw there it is invisible: log Z = log 0.8, a limit docs/SCIENCE.md states.
+    # Without any draw there it is invisible: log Z = log 0.8, a limit docs/SCIENCE.md §7.4 states.
     assert grid_weights(log_q, target).log_z == pytest.approx(math.log(0.8), abs=2e-3)
     # With too small a budget the spike is flagged, not silently missed.
     short = grid_weights(log_q, target, cover=probes, budget=5 * 256**2 + 2**12)

@@ -1,9 +1,9 @@
-"""Known answers for the normaliser's blind spots: planted "EBMs" that train nothing, q = (1 − s)
-p★ + s N(c, v I) with true log Z = 0, run through the command line as a plugin method. Each comes
-out right within its stated error, or not estimable with the reason — never a confident wrong
-number — except where the hidden mass is out of every estimator's reach by construction
-(docs/SCIENCE.md, "What stays invisible"): those are strict xfails, so that a change that reaches
-them is noticed. Also the pure checks and AIS on exact answers."""
+"""Known answers for the normaliser's blind spots: planted "EBMs" that train nothing,
+q = (1 − s) p★ + s N(c, v I) with true log Z = 0, run through the command line as a plugin method.
+Each comes out right within its stated error, or not estimable with the reason — never a confident
+wrong number — except where the hidden mass is out of every estimator's reach by construction
+(docs/SCIENCE.md §7.4, "What stays invisible"): those are strict xfails, so that a change that
+reaches them is noticed. Also the pure checks and AIS on exact answers."""
 
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def test_selection_does_not_pick_the_variant_hiding_mass_in_2_d(tmp_path, plugin
 _OUT_OF_REACH = (
     "out of every estimator's reach by construction: chains started at p★ never leave it, the "
     "importance proposal is fitted to them, and the annealing path from the tilt leaves the mass "
-    "empty (docs/SCIENCE.md, 'What stays invisible')"
+    "empty (docs/SCIENCE.md §7.4, 'What stays invisible')"
 )
 
 

@@ -1,4 +1,4 @@
-"""Metrics: pure functions of samples, densities and chains (SPEC §4)."""
+"""Metrics: pure functions of samples, densities and chains (docs/SCIENCE.md §7)."""
 
 from .annealing import Annealed, annealed_log_z
 from .c2st import c2st

@@ -1,5 +1,5 @@
 """A second, independent estimate of an EBM's log Z: annealed importance sampling (Neal 2001) from
-the tilt ρ = N(0, σ² I) to p̃ = exp(−E)·ρ (docs/SCIENCE.md, "Cross-checked normalisers").
+the tilt ρ = N(0, σ² I) to p̃ = exp(−E)·ρ (docs/SCIENCE.md §7.3, "Cross-checked normalisers").
 
 Particles drawn from ρ (normalised, so Z₀ = 1) move along π_β ∝ ρ^{1−β} p̃^β, β from 0 to 1, by
 MALA steps that leave each π_β invariant; each carries the weight Π_t (p̃/ρ)^{β_t − β_{t−1}} at

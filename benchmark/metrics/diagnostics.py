@@ -21,7 +21,7 @@ __all__ = ["MODE_CONFIDENCE", "MIN_DIAGNOSTIC_DRAWS", "rhat", "ess", "mode_switc
 MODE_CONFIDENCE = 0.99
 #: Draws per chain after warm-up below which R-hat, ESS and switch rates are not estimable: with
 #: fewer, split R-hat compares halves of a handful of correlated draws and the ESS's
-#: autocorrelation estimate has no lags to stand on (docs/SCIENCE.md, "Mixing, at equal cost").
+#: autocorrelation estimate has no lags to stand on (docs/SCIENCE.md §7.8).
 MIN_DIAGNOSTIC_DRAWS = 100
 
 

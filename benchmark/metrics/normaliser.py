@@ -1,5 +1,5 @@
 """When an EBM's estimated log Z cannot be trusted although its own diagnostics look healthy
-(docs/SCIENCE.md, "Cross-checked normalisers").
+(docs/SCIENCE.md §7.3, "Cross-checked normalisers").
 
 Every estimator here fails the same way: mass it does not reach is left out, so its log Z comes
 out low, and the held-out log-likelihood log p̃ − log Z high. Two consequences are checked:

@@ -1,5 +1,5 @@
-"""Adaptive 2-D quadrature of an unnormalised density with an error estimate (docs/SCIENCE.md,
-"The EBM's own weights and log Z").
+"""Adaptive 2-D quadrature of an unnormalised density with an error estimate
+(docs/SCIENCE.md §7.2, "The EBM's own weights and log Z").
 
 The box is tiled by square-grid cells (leaves). A leaf's mass is the midpoint rule on its four
 children; its error estimate is how far that is from the midpoint rule on the leaf itself (a

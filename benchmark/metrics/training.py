@@ -1,4 +1,4 @@
-"""What the EBM did over training, from its checkpoints' estimates (docs/SCIENCE.md, "Training
+"""What the EBM did over training, from its checkpoints' estimates (docs/SCIENCE.md §7.10, "Training
 curves"): whether it converged and from which checkpoint on, and how often a mode was erased and
 recreated. Every rule widens its threshold by the estimates' own noise (2 standard errors), so an
 estimate's jitter is neither a drop nor a movement.

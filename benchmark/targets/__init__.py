@@ -43,7 +43,7 @@ FAMILIES: dict[str, Callable[..., Target]] = {
 
 _UNEQUAL = [0.1, 0.2, 0.3, 0.4]
 
-#: Named targets of SPEC §3: (family, parameters).
+#: Named targets of docs/SCIENCE.md §4: (family, parameters).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "two_modes": (
         "gmm",
@@ -70,8 +70,8 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "hd16": ("paper_hd", {"dim": 16, "a": 0.5919, "weights": _UNEQUAL}),
     "hd32": ("paper_hd", {"dim": 32, "a": 0.5919, "weights": _UNEQUAL}),
     "hd64": ("paper_hd", {"dim": 64, "a": 0.5919, "weights": _UNEQUAL}),
-    # SPEC §6: FAB's GMM-40 (equal weights as in the original; `imbalance` unbalances it) and a
-    # Beyond-ELBOs-style mixture in d = 32 with a 10:1 weight imbalance
+    # docs/SCIENCE.md §4.2: FAB's GMM-40 (equal weights as in the original; `imbalance` unbalances
+    # it) and a Beyond-ELBOs-style mixture in d = 32 with a 10:1 weight imbalance
     "gmm40": ("mog", {"dim": 2, "n_modes": 40, "box": 40.0, "variances": 1.0}),
     "gmm40_unequal": ("mog", {"dim": 2, "n_modes": 40, "box": 40.0, "imbalance": 10.0}),
     "mog32": (

@@ -1,6 +1,6 @@
-"""Random mixtures the sampling field compares on (SPEC §6): any number of modes in any dimension,
-means uniform in a box (with an optional minimum separation) or on a grid, per-component diagonal
-covariances, and the weight imbalance as a parameter.
+"""Random mixtures the sampling field compares on (docs/SCIENCE.md §4.2): any number of modes in any
+dimension, means uniform in a box (with an optional minimum separation) or on a grid,
+per-component diagonal covariances, and the weight imbalance as a parameter.
 
 `gmm40` is FAB's GMM-40 (Midgley et al. 2023: 40 modes, means uniform in [−40, 40]², identity
 covariances, equal weights); `mog32` a mixture in the style of "Beyond ELBOs" (Blessing et al.
