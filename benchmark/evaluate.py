@@ -81,7 +81,7 @@ _FIT_POINTS = 2048  # sampler draws and negatives, each, that the proposal's Gau
 _TILT_COVER = 6.0  # the 2-D quadrature box covers the tilt ρ to ±6σ on each axis
 _DENSITY_GRID = 128  # resolution of the stored 2-D density (for the figures)
 _GRID = (256, 2**21)  # 2-D quadrature: first grid's cells per axis, evaluations at most
-_CHECKPOINT_GRID = (64, 2**17)  # cheaper quadrature for the checkpoints
+_CHECKPOINT_GRID = (128, 2**19)  # cheaper quadrature for the checkpoints
 _AIS = (1024, 100)  # annealed importance sampling: particles, temperatures
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
 
