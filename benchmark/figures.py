@@ -29,6 +29,7 @@ from matplotlib.ticker import (  # noqa: E402
 
 from .frames import Frames  # noqa: E402
 from .intervals import Interval, t_interval  # noqa: E402
+from .metrics.training import ERASED, PRESENT  # noqa: E402
 from .registry import METHODS  # noqa: E402
 from .selection import CRITERION, select_variants  # noqa: E402
 from .tables import format_number  # noqa: E402
@@ -161,7 +162,8 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
 
 def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
     """The paper's Fig. 1: the lightest mode's weight over training for flowMC-EBM and ULA-EBM,
-    one line per seed; top row the EBM's density, bottom row its negatives."""
+    one line per seed; top row the EBM's density (± 2 standard errors, and the thresholds of a
+    mode erasure, docs/SCIENCE.md §7.10), bottom row its negatives."""
     pair = ckpt[ckpt.method.isin(_PAPER_PAIR)]
     if pair.empty:
         return []
@@ -180,7 +182,14 @@ def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
                 runs = part[(part.method == method.method) & (part.source == source)]
                 for _, run in runs.groupby("seed"):
                     ax.plot(run.iteration, run.weight, color=method.colour, lw=1.2, alpha=0.85)
-            ax.axhline(part.weight_true.iloc[0], color="black", lw=1, ls="--")
+                    band = 2 * run.stderr.fillna(0.0)
+                    ax.fill_between(run.iteration, run.weight - band, run.weight + band,
+                                    color=method.colour, alpha=0.15, lw=0)  # fmt: skip
+            true = part.weight_true.iloc[0]
+            ax.axhline(true, color="black", lw=1, ls="--")
+            if source == "model":  # a mode is erased below the lower line, present above the upper
+                for share in (ERASED, PRESENT):
+                    ax.axhline(share * true, color="grey", lw=0.8, ls=":")
             if row == 0:
                 ax.set_title(f"{target}: mode {part['mode'].iloc[0]}", fontsize=9)
             else:
@@ -196,9 +205,13 @@ def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
     caption = (
         "The paper's Fig. 1: the weight of each target's lightest mode over training, one line "
         "per seed, for flowMC-EBM and ULA-EBM; top: the EBM's own density, bottom: the negatives "
-        "it was trained on; dashed: the true weight. The paper's claim is that ULA-EBM erases and "
-        "recreates modes (lines dropping to 0 and rising again) while flowMC-EBM's weights stay "
-        "near the truth: read it off the spread and the excursions of the lines."
+        "it was trained on; dashed: the true weight; shaded: ± 2 standard errors of the EBM's "
+        f"weight estimate; dotted: {ERASED:g} and {PRESENT:g} of the true weight, the thresholds "
+        "of a mode erasure (`mode_erasures`: below the lower line after being above the upper, "
+        "then above it again, each beyond 2 standard errors). The paper's claim is that ULA-EBM "
+        "erases and recreates modes (lines dropping to 0 and rising again) while flowMC-EBM's "
+        "weights stay near the truth: read it off the spread and the excursions of the lines, and "
+        "count them in the summary's erasures."
     )
     return [(name, caption)]
 

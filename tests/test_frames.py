@@ -47,6 +47,14 @@ def test_checkpoints_frame_has_each_checkpoint_source_and_mode():
     assert last.weight.tolist() == model
     first = frame[(frame.iteration == 10) & (frame.source == "negatives")]
     assert first.weight.tolist() == pytest.approx(first.weight_true.tolist())
+    # standard errors where the record holds them (0.5.0's model weights), NaN where not
+    assert frame.stderr.isna().all()
+    record = ok_record("four_modes", "a", 0, model_weights=model)
+    record["curves"]["checkpoints"][0]["model_stderr"] = [0.01, 0.02, 0.03, 0.04]
+    frame = checkpoints_frame([record])
+    first = frame[(frame.iteration == 10) & (frame.source == "model")]
+    assert first.stderr.tolist() == [0.01, 0.02, 0.03, 0.04]
+    assert frame[frame.iteration == 20].stderr.isna().all()
 
 
 def test_rhat_frame_spreads_the_gradient_evaluations_over_the_draws():
