@@ -139,25 +139,22 @@ def _target_lines(target: str, part: pd.DataFrame, names: dict[str, str]) -> lis
         entries = part.entry[part.outcome == outcome]
         if len(entries):
             lines.append(f"  - {outcome}: " + "; ".join(entries))
-    unsettled = part[part.n_unconverged > 0]
-    if len(unsettled):
-        lines.append(
-            "  - training not settled: "
-            + "; ".join(
-                f"{names.get(r.method, r.method)} {r.n_unconverged} of {r.n_ok}"
-                for r in unsettled.itertuples()
-            )
-        )
-    failed = part[part.n_failed > 0]
-    if len(failed):
-        lines.append(
-            "  - failed or missing: "
-            + "; ".join(
-                f"{names.get(r.method, r.method)} {r.n_failed} of {r.n_runs} runs"
-                for r in failed.itertuples()
-            )
-        )
+    lines += _counted("training not settled", part, "n_unconverged", "n_ok", names)
+    lines += _counted("failed or missing", part, "n_failed", "n_runs", names, " runs")
     return lines
+
+
+def _counted(
+    label: str, part: pd.DataFrame, count: str, of: str, names: dict[str, str], unit: str = ""
+) -> list[str]:
+    """One sub-bullet naming each method whose `count` column is positive, "k of n" with n its
+    `of` column, or none when no method has any."""
+    rows = part[part[count] > 0]
+    entries = [
+        f"{names.get(method, method)} {k} of {n}{unit}"
+        for method, k, n in zip(rows.method, rows[count], rows[of], strict=True)
+    ]
+    return [f"  - {label}: " + "; ".join(entries)] if entries else []
 
 
 def claims(frames: Frames, suite_targets: list[dict[str, Any]]) -> pd.DataFrame:

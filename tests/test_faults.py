@@ -680,14 +680,9 @@ def test_values_of_numpy_or_torch_are_stored_and_other_objects_fail_their_run(tm
     assert (tmp_path / "out/report.md").exists()
 
 
-def test_a_dying_worker_fails_only_its_own_run(tmp_path, plugin, capsys):
-    text = tiny_toml(methods='["fault_die", "ula_ebm"]', seeds="[0, 1]", flowmc_table=False)
-    config = write(tmp_path, text + ULA_TEST_SIZE)
-    command = ["run", str(config), "--out", str(tmp_path / "out"), "--workers", "2"]
-    assert main([*command, "--plugin", plugin]) == 0
-    found = records(tmp_path / "out")
-    status = {rid: r["status"] for rid, r in found.items()}
-    assert status == {
+def assert_only_the_dying_runs_failed(found: dict[str, dict]) -> None:
+    """`fault_die`'s two seeds failed with the lost process's reason, `ula_ebm`'s two are ok."""
+    assert {rid: r["status"] for rid, r in found.items()} == {
         "four_modes__fault_die__seed0": "failed",
         "four_modes__fault_die__seed1": "failed",
         "four_modes__ula_ebm__seed0": "ok",
@@ -695,6 +690,15 @@ def test_a_dying_worker_fails_only_its_own_run(tmp_path, plugin, capsys):
     }
     error = "worker lost: its worker process exited with status 3 before returning a result"
     assert found["four_modes__fault_die__seed0"]["error"] == error
+    assert found["four_modes__fault_die__seed1"]["error"] == error
+
+
+def test_a_dying_worker_fails_only_its_own_run(tmp_path, plugin, capsys):
+    text = tiny_toml(methods='["fault_die", "ula_ebm"]', seeds="[0, 1]", flowmc_table=False)
+    config = write(tmp_path, text + ULA_TEST_SIZE)
+    command = ["run", str(config), "--out", str(tmp_path / "out"), "--workers", "2"]
+    assert main([*command, "--plugin", plugin]) == 0
+    assert_only_the_dying_runs_failed(records(tmp_path / "out"))
     assert "(2 failed)" in (tmp_path / "out/report.md").read_text()
     assert "Traceback" not in capsys.readouterr().err
 
@@ -783,15 +787,6 @@ def test_a_run_that_kills_its_process_on_dask_fails_alone(tmp_path, plugin, caps
         before = set(client.scheduler_info()["workers"])
         assert main([*command, "--scheduler", cluster.scheduler_address]) == 0
         assert set(client.scheduler_info()["workers"]) == before
-    found = records(tmp_path / "out")
-    assert {rid: r["status"] for rid, r in found.items()} == {
-        "four_modes__fault_die__seed0": "failed",
-        "four_modes__fault_die__seed1": "failed",
-        "four_modes__ula_ebm__seed0": "ok",
-        "four_modes__ula_ebm__seed1": "ok",
-    }
-    error = "worker lost: its worker process exited with status 3 before returning a result"
-    assert found["four_modes__fault_die__seed0"]["error"] == error
-    assert found["four_modes__fault_die__seed1"]["error"] == error
+    assert_only_the_dying_runs_failed(records(tmp_path / "out"))
     assert "2 ok, 2 failed" in capsys.readouterr().out
     assert "(2 failed)" in (tmp_path / "out/report.md").read_text()
