@@ -19,6 +19,11 @@ mean (geometric on the log scale) among the conclusive ones with values on at le
 method is *indistinguishable* from it when the test does not find it worse. With 3 seeds only
 large, consistent differences are significant (t at 2 degrees of freedom is 4.3): it says "not
 shown to differ", not "equal". No correction is made for the number of methods compared.
+
+What a seed count can separate is a power calculation (`detectable_ratio`, `seeds_needed`): for
+per-seed log ratios of standard deviation s, the paired test above finds a true ratio r with
+probability `POWER` when the noncentral t with n − 1 degrees of freedom and noncentrality
+log(r)·√n / s exceeds the test's critical value that often.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import integrate, optimize, stats
 
 __all__ = [
     "LEVEL",
@@ -39,6 +44,9 @@ __all__ = [
     "t_interval",
     "spread_factor",
     "compare_to_best",
+    "POWER",
+    "detectable_ratio",
+    "seeds_needed",
 ]
 
 LEVEL = 0.95
@@ -46,6 +54,9 @@ LEVEL = 0.95
 #: On the log scale, a 95 % interval wider than this factor (high / low: one decade) leaves the
 #: order of magnitude open; the report's methods differ by decades, so such a cell decides nothing.
 INCONCLUSIVE_FACTOR = 10.0
+
+#: The probability of finding a true difference that `detectable_ratio` asks for (the usual 80 %).
+POWER = 0.8
 
 #: How a metric is summarised: "linear" (signed quantities) or "log" (positive, multiplicative).
 Scale = Literal["linear", "log"]
@@ -167,3 +178,57 @@ def compare_to_best(
             shown = stats.ttest_1samp(worse_by, 0.0).pvalue < 1 - level and worse_by.mean() > 0
             verdicts[method] = "worse" if shown else "indistinguishable"
     return {m: verdicts[m] for m in present}
+
+
+def _power(effect: float, sd: float, n: int, level: float) -> float:
+    """Probability that the two-sided paired t-test at `level` over n pairs finds a mean
+    difference `effect` of differences with standard deviation `sd`: with T = (Z + λ) / √(V / k),
+    Z standard normal, V chi-squared with k = n − 1 degrees of freedom and λ = effect·√n / sd,
+    P(|T| > c) = E_V[Φ(λ − c√(V/k)) + Φ(−λ − c√(V/k))] (one integral over V; scipy's noncentral t
+    returns NaN far in its tail)."""
+    k = n - 1
+    critical = stats.t.ppf(0.5 + level / 2, k)
+    shift = effect * math.sqrt(n) / sd
+
+    def found(v: float) -> float:
+        c = critical * math.sqrt(v / k)
+        return (stats.norm.cdf(shift - c) + stats.norm.cdf(-shift - c)) * stats.chi2.pdf(v, k)
+
+    return float(integrate.quad(found, 0.0, math.inf)[0])
+
+
+def detectable_ratio(sd: float, n: int, level: float = LEVEL, power: float = POWER) -> float:
+    """The smallest ratio of two methods' values that the paired test on log values finds with
+    probability `power` from `n` seeds, when the per-seed log ratios have standard deviation `sd`
+    (NaN for n < 2 or a non-positive `sd`).
+
+    Example:
+        >>> round(detectable_ratio(0.5, 3), 2), round(detectable_ratio(0.5, 5), 2)
+        (5.11, 2.32)
+        >>> round(detectable_ratio(0.5, 10), 2)  # → exp((1.96 + 0.84) · 0.5 / √n) for large n
+        1.65
+    """
+    if n < 2 or not sd > 0:
+        return math.nan
+    high = sd / math.sqrt(n)
+    while _power(high, sd, n, level) < power:
+        high *= 2.0
+    effect = optimize.brentq(lambda d: _power(d, sd, n, level) - power, 0.0, high)
+    return float(math.exp(effect))
+
+
+def seeds_needed(
+    sd: float, ratio: float, level: float = LEVEL, power: float = POWER, most: int = 1000
+) -> int | None:
+    """The fewest seeds at which `detectable_ratio(sd, n)` ≤ `ratio`; None above `most`.
+
+    Example:
+        >>> seeds_needed(0.5, 2.0), seeds_needed(0.5, 1.5)
+        (7, 14)
+    """
+    if not sd > 0:
+        return 2
+    for n in range(2, most + 1):
+        if detectable_ratio(sd, n, level, power) <= ratio:
+            return n
+    return None

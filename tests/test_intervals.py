@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.intervals import INCONCLUSIVE_FACTOR, compare_to_best, spread_factor, t_interval
+from benchmark.intervals import (
+    INCONCLUSIVE_FACTOR,
+    POWER,
+    compare_to_best,
+    detectable_ratio,
+    seeds_needed,
+    spread_factor,
+    t_interval,
+)
 
 
 def test_t_interval_by_hand_and_against_scipy():
@@ -143,3 +151,23 @@ def test_a_small_consistent_ratio_is_significant_on_the_log_scale():
     linear = stats.ttest_1samp(table.b - table.a, 0.0).pvalue
     assert stats.ttest_1samp(ratios, 0.0).pvalue < 1e-3 < linear
     assert spread_factor(t_interval(table.b, scale="log")) < INCONCLUSIVE_FACTOR
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_detectable_ratio_is_found_with_its_power(n: int) -> None:
+    """Simulated paired experiments at the detectable ratio: the t-test on log ratios finds it in
+    a fraction POWER of them, within 4 binomial standard errors of `repeats` trials."""
+    sd, repeats = 0.7, 20_000
+    effect = math.log(detectable_ratio(sd, n))
+    logs = np.random.default_rng(n).normal(effect, sd, size=(repeats, n))
+    found = (stats.ttest_1samp(logs, 0.0, axis=1).pvalue < 0.05).mean()
+    assert abs(found - POWER) < 4 * math.sqrt(POWER * (1 - POWER) / repeats)
+
+
+def test_seeds_needed_is_the_first_count_that_detects_the_ratio() -> None:
+    sd = 0.4
+    n = seeds_needed(sd, 1.5)
+    assert n is not None
+    assert detectable_ratio(sd, n) <= 1.5 < detectable_ratio(sd, n - 1)
+    assert math.isnan(detectable_ratio(sd, 1)) and math.isnan(detectable_ratio(0.0, 5))
+    assert seeds_needed(sd, 1.0 + 1e-9, most=50) is None
