@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from benchmark.targets import make_target, sole_region
 
-TWO_D = ["two_modes", "four_modes", "eight_gaussians", "rings"]
+TWO_D = ["two_modes", "four_modes", "eight_gaussians", "rings", "bimodal_d2_s4", "bimodal_d2_s8"]
 
 
 @pytest.mark.parametrize("name", TWO_D)
@@ -226,6 +226,10 @@ def test_rings_region_weights_match_sampling(generator):
         ("mog", {"dim": 2, "n_modes": 3, "layout": "ring"}, "layout"),
         ("mog", {"dim": 2, "n_modes": 30, "box": 1.0, "min_separation": 1.0}, "min_separation"),
         ("mog", {"dim": 2, "n_modes": 3, "seed": "abc"}, "seed"),
+        ("bimodal", {"dim": 2, "separation": 0.0}, "separation"),
+        ("bimodal", {"dim": 0, "separation": 4.0}, "dim"),
+        ("bimodal", {"dim": 2, "separation": 4.0, "variance": -1.0}, "variance"),
+        ("bimodal", {"dim": 2, "separation": 4.0, "weights": [1.0]}, "weights"),
     ],
 )
 def test_invalid_parameters_raise_naming_them(family, params, named):
@@ -300,3 +304,37 @@ def test_gmm_score_is_the_gradient_of_log_prob(name, generator):
     log_p, score = target.log_prob_and_score(x.detach())
     assert torch.equal(log_p, target.log_prob(x.detach()))
     torch.testing.assert_close(score, expected, rtol=1e-10, atol=1e-10)  # float64: exact formula
+
+
+@pytest.mark.parametrize(
+    ("dim", "separation", "weights"), [(1, 1.0, None), (2, 4.0, None), (16, 2.5, [0.9, 0.1])]
+)
+def test_bimodal_exact_region_masses_are_those_of_a_million_draws(dim, separation, weights):
+    target = make_target("bimodal", dim=dim, separation=separation, weights=weights)
+    w = [2 / 3, 1 / 3] if weights is None else weights
+    # the stated geometry: means ∓δ/2 on the first axis, δ = separation standard deviations
+    distance = float((target.means[1] - target.means[0]).norm() / target.variances[0, 0].sqrt())
+    assert distance == pytest.approx(separation, rel=1e-6)
+    assert target.overlap == pytest.approx(norm.cdf(-separation / 2), rel=1e-12)
+    exact, stderr = target.region_weights()
+    assert torch.equal(stderr, torch.zeros(2))
+    leave = norm.cdf(-separation / 2)
+    expected = [w[0] * (1 - leave) + w[1] * leave, w[1] * (1 - leave) + w[0] * leave]
+    np.testing.assert_allclose(exact.double().numpy(), expected, atol=1e-7)
+    # 2²⁰ ≥ 10⁶ exact draws: each region's share is binomial(n, m_k) / n, within 5 of its
+    # standard errors √(m_k (1 − m_k) / n)
+    n = 2**20
+    x = target.sample(n, torch.Generator().manual_seed(11))
+    found = torch.bincount(target.assign_modes(x), minlength=2).double() / n
+    se = (exact.double() * (1 - exact.double()) / n).sqrt()
+    assert ((found - exact.double()).abs() <= 5 * se).all()
+
+
+def test_bimodal_density_integrates_to_one_in_one_dimension():
+    # d = 1: adaptive quadrature of the float64 density (the 2-D presets are in TWO_D's
+    # midpoint-rule check). Means ±0.67, σ = √0.05 = 0.224: beyond ±5 lies Φ(−19) ≈ 1e-80. The
+    # weights are stored in float32: their sum is 1 within 2 roundings of 6e-8 (here 1 + 3e-8).
+    target = make_target("bimodal", dim=1, separation=6.0)
+    density = lambda t: float(target.log_prob(torch.tensor([[t]], dtype=torch.float64)).exp())  # noqa: E731
+    mass, error = integrate.quad(density, -5.0, 5.0, points=[-0.67, 0.0, 0.67], limit=200)
+    assert error < 1e-8 and abs(mass - 1) < 2e-7

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ParamError, closest
 from .base import RegionWeights, Target, confident_component, sole_region
+from .bimodal import Bimodal, bimodal
 from .gmm import GaussianMixture, PaperHD, generated_gmm, gmm, paper_hd
 from .mog import mog
 from .rings import Rings, rings
@@ -24,6 +25,7 @@ from .rings import Rings, rings
 __all__ = [
     "FAMILIES",
     "PRESETS",
+    "Bimodal",
     "GaussianMixture",
     "PaperHD",
     "RegionWeights",
@@ -39,6 +41,7 @@ FAMILIES: dict[str, Callable[..., Target]] = {
     "paper_hd": paper_hd,
     "mog": mog,
     "rings": rings,
+    "bimodal": bimodal,
 }
 
 _UNEQUAL = [0.1, 0.2, 0.3, 0.4]
@@ -78,13 +81,19 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         "mog",
         {"dim": 32, "n_modes": 10, "box": 10.0, "variances": [0.3, 1.0], "imbalance": 10.0},
     ),
+    # docs/SCIENCE.md §4.3: two modes 2:1, `separation` standard deviations apart (mis-assignment
+    # Φ(−s/2): 0.023 at s = 4, 3.2e-5 at s = 8)
+    "bimodal_d2_s4": ("bimodal", {"dim": 2, "separation": 4.0}),
+    "bimodal_d2_s8": ("bimodal", {"dim": 2, "separation": 8.0}),
+    "bimodal_d16_s8": ("bimodal", {"dim": 16, "separation": 8.0}),
 }
 
 
 def make_target(family: str, name: str | None = None, **params: Any) -> Target:
-    """Build a target from a family (`gmm`, `paper_hd`, `mog`, `rings`) or a preset name; for a
-    preset, `params` override its parameters. Bad names or parameters raise `ParamError` naming the
-    parameter ("family" for an unknown family or preset, "" for a missing argument)."""
+    """Build a target from a family (`gmm`, `paper_hd`, `mog`, `rings`, `bimodal`) or a preset
+    name; for a preset, `params` override its parameters. Bad names or parameters raise
+    `ParamError` naming the parameter ("family" for an unknown family or preset, "" for a missing
+    argument)."""
     if family in PRESETS and family not in FAMILIES:
         base_family, base_params = PRESETS[family]
         return make_target(base_family, name=name or family, **{**base_params, **params})
