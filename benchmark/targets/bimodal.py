@@ -33,7 +33,7 @@ import torch
 from scipy.stats import norm
 from torch import Tensor
 
-from .base import MAX_DIM, RegionWeights, check_integer, check_positive, check_weights
+from .base import MAX_DIM, check_integer, check_positive, check_weights
 from .gmm import GaussianMixture
 
 __all__ = ["Bimodal", "bimodal"]
@@ -65,14 +65,10 @@ class Bimodal(GaussianMixture):
     @cached_property
     def _confusion(self) -> tuple[Tensor, float]:
         """P(region k | component j), (2, 2): Φ(separation/2) on the diagonal, Φ(−separation/2)
-        off it (closed form)."""
+        off it (closed form), as from infinitely many draws: `GaussianMixture.region_weights`
+        then gives the exact masses w₀ Φ(±separation/2) + w₁ Φ(∓separation/2), standard error 0."""
         stay, leave = norm.cdf(self.separation / 2), norm.cdf(-self.separation / 2)
         return torch.tensor([[stay, leave], [leave, stay]], dtype=torch.float64), math.inf
-
-    def region_weights(self) -> RegionWeights:
-        """Exact masses w₀ Φ(±separation/2) + w₁ Φ(∓separation/2), standard error 0."""
-        p, _ = self._confusion
-        return RegionWeights((self.weights.to(torch.float64) @ p).float(), torch.zeros(2))
 
 
 def bimodal(
