@@ -2,8 +2,13 @@
 `--device`: the tests that take the `device` fixture (every method's contract, the runner end to
 end) run there, e.g. `pytest --device cuda` on a GPU machine."""
 
+import sys
+
 import pytest
 import torch
+
+from benchmark import registry
+from benchmark.registry import METHODS, load_methods
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,3 +32,18 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 def generator() -> torch.Generator:
     """A fresh CPU generator with a fixed seed (known-answer tests run on the CPU)."""
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def clean_registry():
+    """Undo every registration and plugin import a test makes. The built-in methods are registered
+    first: undoing must never unregister a module that stays imported."""
+    load_methods()
+    methods, loaded = dict(METHODS), set(registry._loaded)
+    yield
+    METHODS.clear()
+    METHODS.update(methods)
+    for module in registry._loaded - loaded:
+        sys.modules.pop(module, None)
+    registry._loaded.clear()
+    registry._loaded.update(loaded)

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import pytest
 import torch
 from test_config import write
 from torch import nn
 
-from benchmark import registry
 from benchmark.__main__ import main
 from benchmark.energy import TiltedEBM, log_isotropic_normal
 from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, evaluate
 from benchmark.method import Checkpoint, FittedModel
 from benchmark.metrics import DiagonalGaussians
-from benchmark.registry import METHODS
 from benchmark.samplers import ISIR, MALA, FlowMC, Potential, ReplicaExchange
 from benchmark.settings import SuiteSettings
 from benchmark.targets import make_target
@@ -240,17 +237,11 @@ def fit(problem, params, generator, progress):
 
 
 @pytest.fixture
-def planted_plugin(tmp_path, monkeypatch):
+def planted_plugin(tmp_path, monkeypatch, clean_registry):
     """The planted plugin module on the path; its registration undone afterwards."""
     (tmp_path / "planted_plugin.py").write_text(PLANTED_PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))
-    methods, loaded = dict(METHODS), set(registry._loaded)
-    yield "planted_plugin"
-    METHODS.clear()
-    METHODS.update(methods)
-    registry._loaded.clear()
-    registry._loaded.update(loaded)
-    sys.modules.pop("planted_plugin", None)
+    return "planted_plugin"
 
 
 def run_planted(tmp_path, plugin: str, target: str, centre: list[float]) -> dict:

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import pytest
 import torch
 from test_config import write
 
-from benchmark import registry
 from benchmark.__main__ import main
 from benchmark.metrics import above_truth, annealed_log_z, disagreement, held_out
-from benchmark.registry import METHODS
 from benchmark.report import read_dir
 from benchmark.selection import select_variants
 from benchmark.targets import make_target
@@ -97,17 +94,11 @@ def fit(problem, params, generator, progress):
 
 
 @pytest.fixture
-def plugin(tmp_path, monkeypatch):
+def plugin(tmp_path, monkeypatch, clean_registry):
     """The planted plugin module on the path; its registration undone afterwards."""
     (tmp_path / "planted_q.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))
-    methods, loaded = dict(METHODS), set(registry._loaded)
-    yield "planted_q"
-    METHODS.clear()
-    METHODS.update(methods)
-    registry._loaded.clear()
-    registry._loaded.update(loaded)
-    sys.modules.pop("planted_q", None)
+    return "planted_q"
 
 
 def run(tmp_path, plugin: str, target: str, params: str) -> list[dict]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,19 +24,6 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 load_methods()
 BUILT_IN = sorted(METHODS)
-
-
-@pytest.fixture
-def clean_registry():
-    """Undo every registration and plugin import a test makes."""
-    methods, loaded = dict(METHODS), set(registry._loaded)
-    yield
-    METHODS.clear()
-    METHODS.update(methods)
-    for module in registry._loaded - loaded:
-        sys.modules.pop(module, None)
-    registry._loaded.clear()
-    registry._loaded.update(loaded)
 
 
 def tiny_problem(device: torch.device) -> Problem:
