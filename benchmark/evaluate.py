@@ -82,6 +82,7 @@ _TILT_COVER = 6.0  # the 2-D quadrature box covers the tilt ρ to ±6σ on each 
 _DENSITY_GRID = 128  # resolution of the stored 2-D density (for the figures)
 _GRID = (256, 2**21)  # 2-D quadrature: first grid's cells per axis, evaluations at most
 _CHECKPOINT_GRID = (128, 2**19)  # cheaper quadrature for the checkpoints
+_CHECKPOINT_PROBES = 2**14  # of the cover's points, those that probe the checkpoints' peaks
 _AIS = (1024, 100)  # annealed importance sampling: particles, temperatures
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
 
@@ -171,7 +172,8 @@ def _estimator(
     method says its mass may be — the sampler's draws (n, d), the negatives (final and at each
     checkpoint), the initial draws, the tilt ρ and the flow. 2-D: quadrature over a box that
     covers them (ρ to ±6σ); above: importance sampling from the defensive mixture, its draws made
-    once (cheap: fewer, for the checkpoints)."""
+    once (cheap, for the checkpoints: fewer draws; in 2-D a coarser grid and fewer probes,
+    docs/SCIENCE.md §7.2)."""
     sigma = float(fitted.ebm.base_std)
     device = generator.device
     negatives = [fitted.negatives, *(c.negatives for c in fitted.checkpoints)]
@@ -182,7 +184,8 @@ def _estimator(
 
         def by_quadrature(log_density: Callable[[Tensor], Tensor], cheap: bool) -> DensityWeights:
             cells, budget = _CHECKPOINT_GRID if cheap else _GRID
-            return grid_weights(log_density, target, cover, cells, budget, device)
+            probes = _spaced(cover, _CHECKPOINT_PROBES) if cheap else cover
+            return grid_weights(log_density, target, cover, cells, budget, device, probes=probes)
 
         return by_quadrature
     seen = torch.cat([_spaced(draws, _FIT_POINTS), _spaced(negatives, _FIT_POINTS)])

@@ -170,12 +170,13 @@ def grid_weights(
     budget: int = _QUAD_BUDGET,
     device: str | torch.device = "cpu",
     tol: float = QUAD_TOL,
+    probes: Tensor | None = None,
 ) -> DensityWeights:
     """Quadrature over the whole plane (2-D targets): a box holding the target's box and every
     point of `cover` (n, 2) with a 10 % margin, enlarged to the mass a wide scan finds and grown
     while its edge carries mass, then integrated adaptively from a cells² grid until its error
-    estimate is at most `tol` of the mass (`adaptive_quadrature`, `cover` its probes for peaks
-    narrower than a cell) or `budget` evaluations are spent."""
+    estimate is at most `tol` of the mass (`adaptive_quadrature`, `probes` (m, 2) — by default
+    `cover` — its probes for peaks narrower than a cell) or `budget` evaluations are spent."""
     if target.dim != 2:
         raise ValueError(f"grid_weights: needs a 2-D target, {target.name!r} has dim {target.dim}")
     lo, hi = torch.full((2,), float(target.bounds[0])), torch.full((2,), float(target.bounds[1]))
@@ -192,6 +193,9 @@ def grid_weights(
     device = torch.device(device)
     lo, hi = _wide_scan(log_density, lo - margin, hi + margin, cells, device)
     lo, hi, edge = _grow(log_density, lo, hi, cells, device)
+    if probes is not None:
+        finite = probes.detach().cpu().float()
+        finite = finite[torch.isfinite(finite).all(-1)]
     quad = adaptive_quadrature(log_density, lo, hi, cells, finite, tol, budget, device)
     log_z, w = _normalised(torch.from_numpy(quad.log_mass))
     if not math.isfinite(log_z):
