@@ -32,8 +32,10 @@ from torch import Tensor
 from .energy import TiltedEBM
 from .method import DivergenceError, FittedModel
 from .metrics import (
+    FLOOR_PAIRS,
     MIN_DIAGNOSTIC_DRAWS,
     MODE_CONFIDENCE,
+    SAMPLE_DRAWS,
     SETTLED_CHECKPOINTS,
     DensityWeights,
     above_truth,
@@ -52,7 +54,9 @@ from .metrics import (
     log_density_error,
     min_ess,
     mode_switches,
+    modes_found,
     rhat,
+    sample_distances,
     sample_weights,
     weight_max_error,
     weight_mse,
@@ -391,6 +395,21 @@ def _mixing(
     return metrics, not_estimable, curve, run.draws
 
 
+def _draws_vs_truth(
+    draws: Tensor, w_sampler: Tensor, w_true: Tensor, target: Target, generator: torch.Generator
+) -> dict[str, float]:
+    """The diagnostic chains' draws (n, d) against exact draws of p★ (docs/SCIENCE.md §7.12): the
+    MMD² and sliced W₂² of `SAMPLE_DRAWS` of them with their noise floors (`FLOOR_PAIRS` pairs of
+    exact samples of that size), and how many regions their weights (n_modes,) find."""
+    n = min(SAMPLE_DRAWS, len(draws))
+    exact = torch.stack([target.sample(n, generator).cpu() for _ in range(2 * FLOOR_PAIRS + 1)])
+    return {
+        **sample_distances(draws, exact, generator)._asdict(),
+        "modes_found": float(modes_found(w_sampler, w_true)),
+        "n_modes": float(target.n_modes),
+    }
+
+
 def evaluate(
     fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
 ) -> Evaluation:
@@ -451,6 +470,8 @@ def evaluate(
     metrics["c2st"] = math.nan
     if target.dim <= settings.c2st_max_dim:
         metrics["c2st"] = c2st(flat[pick[:n]], exact[:n].cpu())
+    w_sampler = _modes(flat, target)
+    metrics.update(_draws_vs_truth(flat, w_sampler, w_true, target, generator))
     checkpoints = _checkpoint_curves(fitted, target, estimate, exact)
     curve_metrics, curve_reasons = _training_curve(checkpoints, w_true)
     metrics.update(curve_metrics)
@@ -470,6 +491,6 @@ def evaluate(
         "model_stderr": stderr.tolist(),
         "negatives": w_neg.tolist(),
         "initial": w_init.tolist(),
-        "sampler": _modes(flat, target).tolist(),
+        "sampler": w_sampler.tolist(),
     }
     return Evaluation(metrics, weights, curves, not_estimable)

@@ -40,8 +40,9 @@ RESULT_COLUMNS = [
     "target", "method", "seed", "status", "reference", "mw_mse_model", "mw_tv_model",
     "mw_max_model", "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err",
     "rhat_max",
-    "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "accept_local",
-    "accept_global", "train_seconds", "grad_evals",
+    "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "mmd",
+    "mmd_floor", "sw2", "sw2_floor", "modes_found", "n_modes", "accept_local", "accept_global",
+    "train_seconds", "grad_evals",
 ]  # fmt: skip
 
 #: Suffix of the column holding why a metric is not estimable in a run.

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .frames import NE_SUFFIX
 from .intervals import INCONCLUSIVE_FACTOR, LEVEL, Scale, compare_to_best, t_interval
+from .metrics.samples import DIRECTIONS, FLOOR_PAIRS, SAMPLE_DRAWS
 
 __all__ = [
     "BETTER",
@@ -49,20 +50,26 @@ BETTER: dict[str, Literal["lower", "higher"]] = {
     **dict.fromkeys(
         ["logdens_err", "rhat_max", "mw_mse_init", "mw_mse_negatives", "mw_mse_model",
          "mw_tv_model", "mw_model_spread", "mass_far_model", "mass_far_negatives",
-         "mass_far_sampler"],
+         "mass_far_sampler", "mmd", "sw2"],
         "lower",
     ),
     **dict.fromkeys(
         ["ess_bulk_per_kcost", "ess_per_second", "switch_rate", "mode_switch_rate",
-         "heldout_loglik"],
+         "heldout_loglik", "modes_found"],
         "higher",
     ),
 }  # fmt: skip
 
+#: Ranked metrics on the linear scale: the held-out log-likelihood and the MMD² are signed (the
+#: unbiased MMD² is negative about half the time between samples of one distribution, and its mean
+#: over seeds stays unbiased), modes_found a count.
+_LINEAR_RANKED = ("heldout_loglik", "mmd", "modes_found")
+
 #: Positive, multiplicative metrics, summarised and compared on the log scale (of the value minus
-#: `_ORIGIN`, e.g. R-hat − 1); every other metric (held-out log-likelihood, log Z, C2ST) is linear.
+#: `_ORIGIN`, e.g. R-hat − 1); every other metric (held-out log-likelihood, log Z, C2ST, MMD², modes
+#: found) is linear.
 LOG_SCALE = frozenset(
-    [m for m, _ in BETTER.items() if m != "heldout_loglik"]
+    [m for m, _ in BETTER.items() if m not in _LINEAR_RANKED]
     + ["mw_tv_negatives", "mw_tv_init", "mw_max_model", "ess_bulk_min", "ess_tail_min",
        "train_seconds", "train_seconds_steady", "grad_evals", "sample_cost"]
 )  # fmt: skip
@@ -82,9 +89,11 @@ _AT_MOST_ONE = ("mw_tv_", "mw_max_", "mw_mse_", "mass_far_", "mw_model_spread", 
 #: the true energy) reached 1.039 on the 2-D and 16-D targets of the version-0.3.0 quick and tuned
 #: reports.
 #: Below 1.05, R-hat − 1 is the diagnostic's own noise and would otherwise decide a log-scale
-#: ranking; such values tie.
+#: ranking; such values tie. The sampler's MMD² and sliced W₂² against exact draws: what two exact
+#: samples of the same size read (benchmark/metrics/samples.py).
 FLOORS: dict[str, str | float] = {
     "mw_mse_negatives": "mw_mse_floor", "mw_mse_init": "mw_mse_floor", "rhat_max": 1.05,
+    "mmd": "mmd_floor", "sw2": "sw2_floor",
 }  # fmt: skip
 
 #: ESS metrics capped by ArviZ at N·log10 N for N draws in all (its autocorrelation time is
@@ -414,7 +423,6 @@ _SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
         [("mode_erasures", "erasures")],
         [("mass_far_model", "mass far")],
         [("logdens_err", "log-density err")],
-        [("c2st", "C2ST")],
     ],
     "samplers": [
         [("rhat_max", "max R-hat")],
@@ -422,6 +430,12 @@ _SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
         [("switch_rate", "switches"), ("mode_switch_rate", "switches per 1k steps")],
         [("mass_far_negatives", "mass far (negatives)")],
         [("mass_far_sampler", "mass far (sampler)")],
+    ],
+    "sampler's draws vs p★": [
+        [("c2st", "C2ST")],
+        [("mmd", "MMD²")],
+        [("sw2", "sliced W₂²")],
+        [("modes_found", "modes found")],
     ],
     "cost": [
         [("train_seconds_steady", "train s (steady)"), ("train_seconds", "train s")],
@@ -435,16 +449,23 @@ _SUMMARY_CAPTION = (
     "weights are not the lottery of the last step); erase-and-recreate events of a mode's weight "
     "over training (`mode_erasures`: a mode surely below a tenth of its true weight after being "
     "surely above half of it, then above half again); the EBM's mass far from every mode; the "
-    "log-density error; the accuracy of a classifier telling the sampler's draws from exact ones "
-    "(C2ST, 0.5 = indistinguishable). Samplers: max R-hat, bulk ESS, mode switches per chain, the "
-    "negatives' and the sampler's mass far from every mode. Cost: training seconds, gradient "
+    "log-density error. Samplers: max R-hat, bulk ESS, mode switches per chain, the negatives' "
+    "and the sampler's mass far from every mode. The sampler's draws vs p★ (the diagnostic "
+    "chains' draws against exact draws): the accuracy of a classifier telling them apart (C2ST, "
+    "0.5 = indistinguishable); the unbiased MMD² (Gaussian kernel, median-distance bandwidth; "
+    f"linear scale, as it can be negative) and the sliced W₂² ({DIRECTIONS} directions) of at "
+    f"most {SAMPLE_DRAWS} draws a side, each `< floor X` when below what two exact samples of that "
+    f"size read (the root mean square over {FLOOR_PAIRS} pairs); how many of the target's "
+    "`n_modes` regions hold at least half their true weight among the draws. Cost: training "
+    "seconds, gradient "
     "evaluations, the diagnostic sampling's cost. Training seconds exclude one-time compilation "
     "and warm-up: the steady rate from the first checkpoint (a tenth of training) to the last "
     "iteration, times the iterations (`train_seconds_steady`; the total with compilation stays in "
     "`results.csv` as `train_seconds`). C2ST `< floor X`: within the binomial chance band "
     "0.5 ± (X − 0.5) of its 2n held-out draws at the 95 % level. Columns appear when some run "
     "reports them. "
-    "Ranked (bold) in the columns with a direction: not C2ST (best at 0.5) nor cost. " + RANKING
+    "Ranked (bold) in the columns with a direction (MMD², W₂²: lower; modes found: higher): not "
+    "C2ST (best at 0.5) nor cost. " + RANKING
 )
 
 

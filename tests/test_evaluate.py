@@ -62,6 +62,9 @@ def test_an_estimate_carried_by_a_few_draws_is_not_estimable():
     assert all(math.isnan(m[key]) for key in MODEL_METRICS)
     assert all(math.isnan(w) for w in result.weights["model"])
     assert math.isfinite(m["rhat_max"]) and math.isfinite(m["mass_far_sampler"])
+    # the draws against p★ need no normaliser: chains started at its draws find its 4 regions
+    assert (m["modes_found"], m["n_modes"]) == (4, 4)
+    assert all(math.isfinite(m[key]) for key in ("mmd", "mmd_floor", "sw2", "sw2_floor"))
 
 
 def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
@@ -106,6 +109,14 @@ def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
     }
     assert all(math.isnan(flowmc_result.metrics[key]) for key in MIXING_METRICS)
     assert math.isfinite(flowmc_result.metrics["accept_global"])
+    # The draws against p★ (docs/SCIENCE.md §7.12), whatever the number of draws: both samplers
+    # target p★ and started at its draws, so both find its 2 regions; their MMD² and sliced W₂²
+    # have positive floors
+    for result in results.values():
+        m = result.metrics
+        assert (m["modes_found"], m["n_modes"]) == (2, 2)
+        assert m["mmd_floor"] > 0 and m["sw2_floor"] > 0 and m["sw2"] > 0
+        assert math.isfinite(m["mmd"])
 
 
 

@@ -280,3 +280,34 @@ def test_an_interval_of_a_fraction_stops_at_1():
                for s, v in enumerate([0.01, 0.5, 0.9])]  # fmt: skip
     row = stats(runs_frame(records), ["mw_tv_model"], ["method"]).iloc[0]
     assert 0 < row.ci_low < row["mean"] and row.ci_high == 1.0
+
+
+def test_the_sample_distances_print_their_floors_and_rank_the_sampler_draws_section():
+    # "exact" reads MMD² −1e-4, 2e-4, 1e-4 (an unbiased estimate near 0: linear mean 6.67e-5,
+    # below its floor 5e-4) and SW₂² under its floor 0.02; "dropped" is far above both and finds
+    # 3 of 4 modes on every seed: worse in all three, the exact one bold (values below the floor
+    # tie at it).
+    values = {
+        "exact": ([-1e-4, 2e-4, 1e-4], [0.010, 0.012, 0.015], 4.0),
+        "dropped": ([0.10, 0.12, 0.11], [1.2, 1.3, 1.1], 3.0),
+    }
+    records = [
+        ok_record("four_modes", method, s, metrics={
+            "mmd": m, "mmd_floor": 5e-4, "sw2": w, "sw2_floor": 0.02, "modes_found": found,
+            "n_modes": 4.0})
+        for method, (mmd, sw2, found) in values.items()
+        for s, (m, w) in enumerate(zip(mmd, sw2, strict=True))
+    ]  # fmt: skip
+    metrics = ["mmd", "sw2", "modes_found"]
+    long = stats(runs_frame(records), metrics, ["target", "method"], among="method")
+    assert [_row(long, "exact", k).scale for k in metrics] == ["linear", "log", "linear"]
+    cells = {(m, k): format_cell(_row(long, m, k)) for m in values for k in metrics}
+    assert cells["exact", "mmd"] == "**< floor 5.00e-4**"
+    assert cells["exact", "sw2"] == "**< floor 0.0200**"
+    assert cells["exact", "modes_found"].startswith("**4.00 [4.00, 4.00]")
+    assert cells["dropped", "mmd"].startswith("0.110 [")  # linear: the mean
+    assert all(not cells["dropped", k].startswith("**") for k in metrics)
+    names = {m: m for m in values}
+    text = {t.name: t for t in make_tables(runs_frame(records), names)}["summary"].to_markdown()
+    section = text.split("**four_modes: sampler's draws vs p★**")[1].split("\n\n")[1]
+    assert all(label in section for label in ("MMD²", "sliced W₂²", "modes found"))

@@ -19,6 +19,16 @@ from .density import (
 from .diagnostics import MIN_DIAGNOSTIC_DRAWS, MODE_CONFIDENCE, ess, mode_switches, rhat
 from .normaliser import HeldOut, above_truth, disagreement, held_out
 from .proposal import DefensiveMixture, DiagonalGaussians, defensive_proposal, fitted_gaussians
+from .samples import (
+    FLOOR_PAIRS,
+    SAMPLE_DRAWS,
+    SampleDistances,
+    mmd2,
+    modes_found,
+    noise_floor,
+    sample_distances,
+    sliced_w2,
+)
 from .training import SETTLED_CHECKPOINTS, Convergence, Erasures, convergence, erasures
 from .weights import (
     sample_weights,
@@ -62,6 +72,14 @@ __all__ = [
     "weight_mse",
     "weight_mse_floor",
     "weight_tv",
+    "FLOOR_PAIRS",
+    "SAMPLE_DRAWS",
+    "SampleDistances",
+    "mmd2",
+    "modes_found",
+    "noise_floor",
+    "sample_distances",
+    "sliced_w2",
     "SETTLED_CHECKPOINTS",
     "Convergence",
     "Erasures",
