@@ -230,7 +230,7 @@ def fit(
     ebm = problem.ebm
     q = Generator(ebm.dim, float(ebm.base_std), params.generator_hidden).to(problem.data.device)
     optimizer, posterior_optimizer = make_optimizers(q, params)
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
 
     def draw(n: int = params.batch_size) -> Tensor:
         with torch.no_grad():
@@ -252,5 +252,5 @@ def fit(
         sampler=sampler,
         start=draw(),
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

@@ -41,7 +41,7 @@ RESULT_COLUMNS = [
     "mw_max_model", "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err",
     "rhat_max",
     "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "accept_local",
-    "accept_global", "train_seconds", "grad_evals",
+    "accept_global", "train_seconds", "grad_evals", "flow_passes",
 ]  # fmt: skip
 
 #: Suffix of the column holding why a metric is not estimable in a run.
