@@ -64,7 +64,7 @@ BETTER: dict[str, Literal["lower", "higher"]] = {
 LOG_SCALE = frozenset(
     [m for m, _ in BETTER.items() if m != "heldout_loglik"]
     + ["mw_tv_negatives", "mw_tv_init", "mw_max_model", "ess_bulk_min", "ess_tail_min",
-       "train_seconds", "train_seconds_steady", "grad_evals", "sample_cost"]
+       "train_seconds", "train_seconds_steady", "grad_evals", "flow_passes", "sample_cost"]
 )  # fmt: skip
 
 #: The value a log-scale metric is measured from: R-hat's ideal is 1, so R-hat − 1 is the error.
@@ -426,6 +426,7 @@ _SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
     "cost": [
         [("train_seconds_steady", "train s (steady)"), ("train_seconds", "train s")],
         [("grad_evals", "grad evals")],
+        [("flow_passes", "flow passes")],
         [("sample_cost", "sample cost")],
     ],
 }
@@ -437,8 +438,11 @@ _SUMMARY_CAPTION = (
     "surely above half of it, then above half again); the EBM's mass far from every mode; the "
     "log-density error; the accuracy of a classifier telling the sampler's draws from exact ones "
     "(C2ST, 0.5 = indistinguishable). Samplers: max R-hat, bulk ESS, mode switches per chain, the "
-    "negatives' and the sampler's mass far from every mode. Cost: training seconds, gradient "
-    "evaluations, the diagnostic sampling's cost. Training seconds exclude one-time compilation "
+    "negatives' and the sampler's mass far from every mode. Cost: what one training run spent "
+    "(geometric means over seeds) — seconds, gradient evaluations (one is U and ∇U at one point) "
+    "and flow passes (one is one point through a normalizing flow in one direction, a draw or a "
+    "log density; 0 for a method without a flow; docs/SCIENCE.md §7.7) — and the diagnostic "
+    "sampling's cost per chain in cost units. Training seconds exclude one-time compilation "
     "and warm-up: the steady rate from the first checkpoint (a tenth of training) to the last "
     "iteration, times the iterations (`train_seconds_steady`; the total with compilation stays in "
     "`results.csv` as `train_seconds`). C2ST `< floor X`: within the binomial chance band "

@@ -297,3 +297,17 @@ def test_vi_flow_counts_training_and_the_diagnostic_warm_up():
     after = (n + sweeps * (1 + local) * n, n + sweeps * (1 + local) * n, n + sweeps * 2 * n)
     loop = [tuple(i * c for c in per) for i in (2, 4)]
     assert spent(fitted) == [*loop, tuple(a + b for a, b in zip(loop[-1], after, strict=True))]
+
+
+def test_vera_counts_its_generator_as_a_flow():
+    # Per iteration: n generator draws (the negatives), then a generator step: ∇U at n draws and
+    # generator passes at those n, twice at their k posterior draws, once for the ELBO. After the
+    # last iteration, the diagnostic MALA's warm-up from n draws: its init and 3 steps.
+    n, k, warm = 8, 4, 3
+    params = VERAParams(batch_size=n, generator_hidden=8, posterior_samples=k, mala_warmup=warm,
+                        checkpoints=2)  # fmt: skip
+    _, fitted = planted_fit("vera", params)
+    per = (n, n, n + n * (2 + 2 * k))
+    loop = [tuple(i * c for c in per) for i in (2, 4)]
+    after = ((1 + warm) * n, (1 + warm) * n, n)
+    assert spent(fitted) == [*loop, tuple(a + b for a, b in zip(loop[-1], after, strict=True))]

@@ -280,3 +280,20 @@ def test_an_interval_of_a_fraction_stops_at_1():
                for s, v in enumerate([0.01, 0.5, 0.9])]  # fmt: skip
     row = stats(runs_frame(records), ["mw_tv_model"], ["method"]).iloc[0]
     assert 0 < row.ci_low < row["mean"] and row.ci_high == 1.0
+
+
+def test_the_summary_states_each_runs_training_cost_in_its_units():
+    # flow passes 1e4 and 1e6 on two seeds: geometric mean 1e5; a method without a flow: 0
+    records = [
+        ok_record("four_modes", "a", seed, metrics={"flow_passes": passes, "grad_evals": 400.0})
+        for seed, passes in enumerate([1e4, 1e6])
+    ] + [ok_record("four_modes", "b", seed, metrics={"flow_passes": 0.0}) for seed in (0, 1)]
+    summary = {t.name: t for t in make_tables(runs_frame(records), {"a": "A", "b": "B"})}["summary"]
+    cells = summary.long.set_index(["method", "metric"])["mean"]
+    assert cells["A", "flow_passes"] == pytest.approx(1e5)
+    assert cells["A", "grad_evals"] == pytest.approx(400.0)
+    assert cells["B", "flow_passes"] == 0
+    text = summary.to_markdown()
+    assert "flow passes" in text and "grad evals" in text and "train s" in text
+    assert "one point through a normalizing flow in one direction" in summary.caption
+    assert "U and ∇U at one point" in summary.caption
