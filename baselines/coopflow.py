@@ -17,7 +17,6 @@ docs/SCIENCE.md §1).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -32,9 +31,9 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, make_flow, run_ula
+from benchmark.parts import FlowParams, flow_fitter, make_flow, run_ula
 from benchmark.registry import register_method
-from benchmark.samplers import ULA, Potential
+from benchmark.samplers import ULA, EvalCounter, Potential
 
 __all__ = ["CoopFlowParams", "paper_step_size", "refine", "pretrain", "fit"]
 
@@ -77,7 +76,8 @@ def refine(
     compiled: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """`n` flow draws and the same after `steps` ULA steps, ((n, d), (n, d)); `compiled`: see
-    `run_ula`."""
+    `run_ula`. The n flow passes are counted on the sampler's potential."""
+    sampler.potential.count(flow=n)
     proposals = flow.sample(n, generator)
     return proposals, run_ula(sampler, proposals, steps, generator, compiled)
 
@@ -89,12 +89,15 @@ def pretrain(
     batch_size: int,
     lr: float,
     generator: torch.Generator,
+    counter: EvalCounter,
 ) -> None:
-    """`steps` Adam steps of maximum likelihood of the flow on random batches of `data` (n, d)."""
+    """`steps` Adam steps of maximum likelihood of the flow on random batches of `data` (n, d),
+    their flow passes (`batch_size` a step) counted on `counter`."""
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
     for _ in range(steps):
         index = torch.randint(len(data), (batch_size,), generator=generator, device=data.device)
         maximum_likelihood_step(flow, optimizer, data[index])
+        counter.add(flow=batch_size)
 
 
 @register_method(
@@ -110,19 +113,22 @@ def fit(
     ebm = problem.ebm
     flow = make_flow(problem, params)
     pretrain(
-        flow, problem.data, params.pretrain_steps, params.batch_size, params.flow_lr, generator
+        flow,
+        problem.data,
+        params.pretrain_steps,
+        params.batch_size,
+        params.flow_lr,
+        generator,
+        problem.counter,
     )
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     sampler = ULA(potential, params.step_size or paper_step_size(ebm.dim))
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
         steps = params.ula_steps
         return refine(sampler, flow, params.batch_size, steps, generator, problem.compile)[1]
 
-    fit_flow = functools.partial(
-        maximum_likelihood_step, flow, flow_optimizer, compiled=problem.compile
-    )
+    fit_flow = flow_fitter(problem, flow, params.flow_lr)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,
@@ -131,6 +137,6 @@ def fit(
         sampler=sampler,
         start=flow.sample(params.batch_size, generator),
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
         proposal=flow,
     )

@@ -28,6 +28,7 @@ from benchmark.method import (
     Problem,
     Progress,
     checkpoint_iterations,
+    cost_so_far,
     require,
 )
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
@@ -72,7 +73,7 @@ def fit(
 ) -> FittedModel:
     """Fit the EBM's score to the noised data's; sample it with ULA from the noise."""
     ebm, data = problem.ebm, problem.data
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     sampler = ULA(potential, langevin_step_size(params, ebm.dim))
     noise = make_noise(problem, params)
     optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr, fused=True)
@@ -97,7 +98,8 @@ def fit(
         schedule.step()
         if iteration in keep:
             state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
-            checkpoints.append(Checkpoint(iteration, state, samples(params.batch_size)))
+            drawn = samples(params.batch_size)  # counted before the cost is read
+            checkpoints.append(Checkpoint(iteration, state, drawn, cost_so_far(problem)))
         progress(iteration)
     negatives = samples(VIEW_DRAWS)
     return FittedModel(
@@ -107,5 +109,5 @@ def fit(
         sampler=sampler,
         start=negatives[: params.batch_size],
         checkpoints=checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

@@ -9,15 +9,13 @@ of a sweep); MALA's step size is adapted toward `target_accept` during training 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from benchmark.flows import maximum_likelihood_step
 from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood
-from benchmark.parts import FlowMCParams, build_flowmc, make_flow, warm_up
+from benchmark.parts import FlowMCParams, build_flowmc, flow_fitter, make_flow, warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import Potential
 
@@ -41,10 +39,10 @@ def fit(
     """Train the tilted EBM with persistent flowMC chains (one per negative)."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     sampler = build_flowmc(potential, flow, params, compiled=problem.compile)
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
     chains = flow.sample(params.batch_size, generator)  # = ρ, the EBM at E ≡ 0
+    problem.counter.add(flow=params.batch_size)
 
     def negatives(iteration: int) -> Tensor:
         nonlocal chains
@@ -52,9 +50,7 @@ def fit(
         chains = warm_up(sampler, chains, params.sweeps, generator).x
         return chains
 
-    fit_flow = functools.partial(
-        maximum_likelihood_step, flow, flow_optimizer, compiled=problem.compile
-    )
+    fit_flow = flow_fitter(problem, flow, params.flow_lr)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     sampler.compiled = False  # the diagnostics' few sweeps would not repay a compilation
     return FittedModel(
@@ -64,6 +60,6 @@ def fit(
         sampler=sampler,
         start=chains,
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
         proposal=flow,
     )

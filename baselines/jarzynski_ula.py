@@ -135,7 +135,7 @@ def fit(
     problem: Problem, params: JarzynskiParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM on `batch_size` weighted walkers started from ρ (= the EBM at E ≡ 0)."""
-    potential = Potential(problem.ebm.potential, value_and_grad=problem.ebm.potential_and_grad)
+    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
     step_size = params.step_size or langevin_step_size(LangevinParams(), problem.ebm.dim)
     sampler = ULA(potential, step_size)
     noise = make_noise(problem, LangevinParams(noise="gaussian"))  # the tilt ρ
@@ -158,5 +158,5 @@ def fit(
         sampler=sampler,
         start=walkers.state.x[index],
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

@@ -13,13 +13,12 @@ toward `target_accept` after every MALA step during training and frozen in the r
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from benchmark.flows import Flow, maximum_likelihood_step
+from benchmark.flows import Flow
 from benchmark.method import (
     VIEW_DRAWS,
     FittedModel,
@@ -28,7 +27,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, make_flow, warm_up
+from benchmark.parts import FlowParams, flow_fitter, make_flow, warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import NeuralTransportMALA, Potential
 
@@ -66,7 +65,9 @@ def latent_mala(
     generator: torch.Generator,
 ) -> Tensor:
     """`n` chains started from the flow, `steps` latent MALA steps (adapting the step size after
-    each one); returns their data-space positions, (n, d)."""
+    each one); returns their data-space positions, (n, d). Counts the n flow draws on the
+    sampler's potential (the sampler counts its own passes)."""
+    sampler.potential.count(flow=n)
     return sampler.position(warm_up(sampler, flow.sample(n, generator), steps, generator))
 
 
@@ -82,16 +83,13 @@ def fit(
     """Train the tilted EBM with latent MALA chains started from the flow each iteration."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     sampler = NeuralTransportMALA(potential, flow, params.step_size, params.target_accept)
-    flow_optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
         return latent_mala(sampler, flow, params.batch_size, params.mala_steps, generator)
 
-    fit_flow = functools.partial(
-        maximum_likelihood_step, flow, flow_optimizer, compiled=problem.compile
-    )
+    fit_flow = flow_fitter(problem, flow, params.flow_lr)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     return FittedModel(
         ebm=ebm,
@@ -100,6 +98,6 @@ def fit(
         sampler=sampler,
         start=flow.sample(params.batch_size, generator),
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
         proposal=flow,
     )

@@ -28,6 +28,7 @@ from benchmark.method import (
     Progress,
     RecentDraws,
     checkpoint_iterations,
+    cost_so_far,
     require,
 )
 from benchmark.parts import FlowMCParams, LangevinParams, build_flowmc, make_flow, make_noise
@@ -122,7 +123,7 @@ def fit(
     base_std = float(problem.ebm.base_std)
     ebm = TiltedEBM(TrueEnergy(problem.target, base_std), problem.ebm.dim, base_std)
     ebm = ebm.to(problem.data.device)
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     if params.sampler == "replica_exchange":
         return _replica_exchange(problem, params, ebm, potential, generator, progress)
     flow = make_flow(problem, params)
@@ -138,9 +139,11 @@ def fit(
         recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
-            checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone()))
+            spent = cost_so_far(problem)
+            checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone(), spent))
         progress(iteration)
 
+    problem.counter.add(flow=params.batch_size)  # the chains' start
     state = fit_flow_to_chains(
         sampler,
         flow,
@@ -159,7 +162,7 @@ def fit(
         sampler=sampler,
         start=state.x,
         checkpoints=checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
         proposal=flow,
     )
 
@@ -189,7 +192,8 @@ def _replica_exchange(
         recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
-            checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone()))
+            spent = cost_so_far(problem)
+            checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone(), spent))
         progress(iteration)
     return FittedModel(
         ebm=ebm,
@@ -198,5 +202,5 @@ def _replica_exchange(
         sampler=sampler,
         start=state.x,
         checkpoints=checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

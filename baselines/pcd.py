@@ -71,7 +71,7 @@ def fit(
     problem: Problem, params: PCDParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM with ULA chains drawn from, and returned to, a replay buffer."""
-    potential = Potential(problem.ebm.potential, value_and_grad=problem.ebm.potential_and_grad)
+    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
     sampler = ULA(potential, langevin_step_size(params, problem.ebm.dim))
     noise = make_noise(problem, params)
     buffer = noise(params.buffer_size, generator)
@@ -93,5 +93,5 @@ def fit(
         sampler=sampler,
         start=buffer[slots[: params.batch_size]],
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

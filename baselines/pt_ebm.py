@@ -75,7 +75,7 @@ def fit(
 ) -> FittedModel:
     """Train the tilted EBM with `batch_size` persistent replica-exchange chains from ρ."""
     ebm = problem.ebm
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     betas = geometric_ladder(params.rungs, params.beta_min)
     sampler = ReplicaExchange(
         potential, ebm.base_std, betas, params.step_size, params.target_accept
@@ -100,5 +100,5 @@ def fit(
         sampler=sampler,
         start=state.x,
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

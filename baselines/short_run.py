@@ -39,7 +39,7 @@ def fit(
     problem: Problem, params: ShortRunParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM with K-step ULA runs from fresh noise."""
-    potential = Potential(problem.ebm.potential, value_and_grad=problem.ebm.potential_and_grad)
+    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
     sampler = ULA(potential, langevin_step_size(params, problem.ebm.dim))
     noise = make_noise(problem, params)
 
@@ -55,5 +55,5 @@ def fit(
         sampler=sampler,
         start=noise(params.batch_size, generator),
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

@@ -38,7 +38,7 @@ def fit(
     problem: Problem, params: ULAEBMParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM with `batch_size` persistent ULA chains started from the noise."""
-    potential = Potential(problem.ebm.potential, value_and_grad=problem.ebm.potential_and_grad)
+    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
     sampler = ULA(potential, langevin_step_size(params, problem.ebm.dim))
     noise = make_noise(problem, params)
     chains = noise(params.batch_size, generator)
@@ -56,5 +56,5 @@ def fit(
         sampler=sampler,
         start=chains,
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

@@ -190,7 +190,10 @@ def generator_step(
     """One Adam step of g and σ on E_q[U(x)] − λ H(q) and one of η on the posterior ELBO.
 
     The surrogate (∇U(x) + λ ∇_x log q(x)) · x, both factors held fixed, has the objective's
-    gradient in the generator's parameters (through x = g(z) + σ ε)."""
+    gradient in the generator's parameters (through x = g(z) + σ ε). The generator plays a
+    flow's part and its passes count as flow passes on `potential` (docs/SCIENCE.md §7.7): g at
+    the n draws, twice at the k posterior draws of each (`score`), once more for the ELBO."""
+    potential.count(flow=params.batch_size * (2 + 2 * params.posterior_samples))
     x, z = q.rsample(params.batch_size, generator)
     _, grad_u = potential.value_and_grad(x)
     score = q.score(x.detach(), z, params.posterior_samples, generator)
@@ -230,7 +233,7 @@ def fit(
     ebm = problem.ebm
     q = Generator(ebm.dim, float(ebm.base_std), params.generator_hidden).to(problem.data.device)
     optimizer, posterior_optimizer = make_optimizers(q, params)
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
 
     def draw(n: int = params.batch_size) -> Tensor:
         with torch.no_grad():
@@ -240,10 +243,13 @@ def fit(
         for _ in range(params.generator_steps):
             generator_step(q, potential, optimizer, posterior_optimizer, params, generator)
 
-    trained = maximum_likelihood(
-        problem, params, generator, progress, lambda iteration: draw(), fit_generator
-    )
+    def negatives(iteration: int) -> Tensor:
+        problem.counter.add(flow=params.batch_size)  # g at each draw, as a flow pass
+        return draw()
+
+    trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_generator)
     sampler = MALA(potential, params.step_size, params.target_accept)
+    problem.counter.add(flow=params.batch_size)  # the warm-up's start, counted as it is
     warm_up(sampler, draw(), params.mala_warmup, generator)
     return FittedModel(
         ebm=ebm,
@@ -252,5 +258,5 @@ def fit(
         sampler=sampler,
         start=draw(),
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
     )

@@ -77,7 +77,8 @@ def reverse_kl_step(
 ) -> None:
     """One Adam step on E_λ[log λ(x) + U(x)] from `n` reparameterised draws; the U term enters
     through the surrogate ∇U(x) · x (∇U held fixed), which has its gradient in the flow's
-    parameters and counts its evaluations on `potential`."""
+    parameters and counts its evaluations and the n flow passes on `potential`."""
+    potential.count(flow=n)
     x, log_q = flow.rsample_and_log_prob(n, generator)
     _, grad_u = potential.value_and_grad(x)
     loss = (log_q + (grad_u * x).sum(-1)).mean()
@@ -90,7 +91,9 @@ def reverse_kl_step(
 def flow_negatives(
     flow: Flow, potential: Potential, n: int, reweight: bool, generator: torch.Generator
 ) -> Tensor:
-    """`n` flow draws, resampled by the weights exp(−U)/λ if `reweight`, (n, d)."""
+    """`n` flow draws, resampled by the weights exp(−U)/λ if `reweight`, (n, d); the draws'
+    flow passes and the energies counted on `potential`."""
+    potential.count(flow=n)
     x, log_q = flow.sample_and_log_prob(n, generator)
     if not reweight:
         return x
@@ -113,7 +116,7 @@ def fit(
     """Train the tilted EBM on draws of a flow that follows it by reverse KL."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential, value_and_grad=ebm.potential_and_grad)
+    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
     optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
@@ -126,6 +129,7 @@ def fit(
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
     local = MALA(potential, params.step_size, params.target_accept)
     sampler = FlowMC(local, IMH(potential, flow), [("global", 1), ("local", params.local_steps)])
+    problem.counter.add(flow=params.batch_size)  # the warm-up's start, counted as it is
     warm_up(sampler, flow.sample(params.batch_size, generator), params.mala_warmup, generator)
     return FittedModel(
         ebm=ebm,
@@ -134,6 +138,6 @@ def fit(
         sampler=sampler,
         start=flow.sample(params.batch_size, generator),
         checkpoints=trained.checkpoints,
-        counter=potential.counter,
+        counter=problem.counter,
         proposal=flow,
     )

@@ -23,7 +23,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -208,7 +208,8 @@ def _checkpoint_curves(
 ) -> list[dict[str, Any]]:
     """Each checkpoint's model weights with their standard errors and its log-density error on
     the exact draws (n, d) (a cheaper estimate than the final one; NaN when not estimable, with
-    the reason), and its negatives' weights."""
+    the reason), its negatives' weights, and training's cost up to it: gradient and energy
+    evaluations and flow passes (the runner adds the seconds)."""
     ebm = copy.deepcopy(fitted.ebm)
     rows = []
     for checkpoint in fitted.checkpoints:
@@ -225,6 +226,9 @@ def _checkpoint_curves(
                 "logdens_err": error * fail,
                 "not_estimable": found.not_estimable,
                 "negatives": _modes(checkpoint.negatives, target).tolist(),
+                "grad_evals": float(checkpoint.spent.grad),
+                "energy_evals": float(checkpoint.spent.energy),
+                "flow_passes": float(checkpoint.spent.flow),
             }
         )
     return rows
@@ -290,7 +294,7 @@ def _run_chains(
     sampler, counter = fitted.sampler, fitted.counter
     start = fitted.start[: settings.n_chains]
     chains = start.shape[0]
-    energy0, grad0, cost0 = counter.energy, counter.grad, counter.cost
+    energy0, grad0, flow0, cost0 = counter.energy, counter.grad, counter.flow, counter.cost
     warmup = settings.warmup_fraction * settings.sample_cost
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -339,6 +343,7 @@ def _run_chains(
         "sample_draws": float(len(modes)),
         "sample_grad_evals": float(counter.grad - grad0),
         "sample_energy_evals": float(counter.energy - energy0),
+        "sample_flow_passes": float(counter.flow - flow0),
         "n_chains": float(chains),
     }
     return run, budget
@@ -415,8 +420,7 @@ def evaluate(
 ) -> Evaluation:
     """All metrics of one fitted method; `generator` (on the EBM's device) drives every draw."""
     ebm = fitted.ebm
-    train_grad, train_energy = fitted.counter.grad, fitted.counter.energy
-    train_cost = fitted.counter.cost
+    spent = replace(fitted.counter)  # training's, before the diagnostics count on it
     mixing, not_estimable, rhat_curve, draws = _mixing(fitted, target, settings, generator)
     flat = draws.reshape(-1, target.dim)
     estimate = _estimator(fitted, target, flat, generator)
@@ -437,9 +441,10 @@ def evaluate(
         "log_z": found.log_z,
         "mass_far_model": found.mass_far,
         "mass_far_negatives": far_fraction(fitted.negatives, target),
-        "grad_evals": float(train_grad),
-        "energy_evals": float(train_energy),
-        "train_cost": float(train_cost),
+        "grad_evals": float(spent.grad),
+        "energy_evals": float(spent.energy),
+        "flow_passes": float(spent.flow),
+        "train_cost": float(spent.cost),
     }
     exact = target.sample(settings.n_data, generator)
     metrics["logdens_err"] = log_density_error(ebm.log_unnormalised, found.log_z, target, exact)

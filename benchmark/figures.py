@@ -32,9 +32,16 @@ from .intervals import Interval, t_interval  # noqa: E402
 from .metrics.training import ERASED, PRESENT  # noqa: E402
 from .registry import METHODS  # noqa: E402
 from .selection import CRITERION, select_variants  # noqa: E402
-from .tables import format_number  # noqa: E402
+from .tables import REFERENCE_METHODS, format_number  # noqa: E402
 
-__all__ = ["Figure", "method_palette", "sensitivity", "tuned_view", "make_figures"]
+__all__ = [
+    "Figure",
+    "method_palette",
+    "cost_curves",
+    "sensitivity",
+    "tuned_view",
+    "make_figures",
+]
 
 Figure = tuple[str, str]  # (PNG file name, caption); the PDF has the same stem
 Colour = tuple[float, float, float]
@@ -433,6 +440,74 @@ def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
     return [(name, caption)]
 
 
+#: The cost curves' panels: (metric, its label), (cumulative cost, its label).
+_COST_PANELS = [
+    (metric, cost)
+    for cost in (("grad_evals", "training gradient evaluations"), ("seconds", "training seconds"))
+    for metric in (("mw_tv_model", "mode-weight TV"), ("logdens_err", "log-density error"))
+]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+
+
+def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+    """Per target (rows): the checkpoints' mode-weight TV and log-density error against
+    cumulative training gradient evaluations, then against seconds (columns), log axes; one line
+    per method (median over seeds at each checkpoint, band min–max), the oracle's median a
+    dashed reference (the checkpoint estimate's own error on p★)."""
+    if costs.empty:
+        return []
+    targets = list(dict.fromkeys(costs.target))
+    shown = _shown(methods, costs.method)
+    trained = shown[~shown.method.isin(REFERENCE_METHODS)]
+    fig, axes = _grid(len(targets), len(_COST_PANELS), 3.2, 2.5)
+    for row, target in enumerate(targets):
+        part = costs[costs.target == target]
+        for col, ((metric, label), (cost, cost_label)) in enumerate(_COST_PANELS):
+            ax = axes[row, col]
+            drawn = part[(part[metric] > 0) & (part[cost] > 0)]
+            for i, method in enumerate(trained.itertuples()):
+                runs = drawn[drawn.method == method.method]
+                if runs.empty:
+                    continue
+                at = runs.groupby("iteration")
+                x, y = at[cost].median(), at[metric]
+                ax.fill_between(x, y.min(), y.max(), color=method.colour, alpha=0.15, lw=0)
+                ax.plot(x, y.median(), color=method.colour, lw=1.4,
+                        marker=_MARKERS[i % len(_MARKERS)], ms=3.5)  # fmt: skip
+            oracle = drawn[drawn.method.isin(REFERENCE_METHODS)][metric]
+            if len(oracle):
+                ax.axhline(oracle.median(), color="black", lw=1, ls="--")
+            ax.set(xscale="log", yscale="log")
+            if not drawn.empty:
+                _log_ticks(ax.xaxis, drawn[cost])
+                _log_ticks(ax.yaxis, drawn[metric])
+            ax.set_xlabel(cost_label)
+            ax.set_ylabel(f"{target}\n{label}" if col == 0 else label)
+    handles = [
+        Line2D([], [], color=m.colour, lw=1.4, marker=_MARKERS[i % len(_MARKERS)], ms=3.5,
+               label=m.display)
+        for i, m in enumerate(trained.itertuples())
+    ]  # fmt: skip
+    if shown.method.isin(REFERENCE_METHODS).any():
+        handles.append(
+            Line2D([], [], color="black", lw=1, ls="--", label="oracle (p★: the estimate's error)")
+        )
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    name = _save(fig, out, "cost_curves")
+    caption = (
+        "Accuracy against cost over training: at every checkpoint, the mode-weight TV of the "
+        "EBM's weights to the truth and its log-density error (the checkpoints' cheap estimates, "
+        "docs/SCIENCE.md §7.10), against the gradient evaluations (U and ∇U at one point) and "
+        "the seconds training had spent up to it, log axes; one line per method, the median over "
+        "seeds (markers at the checkpoints), the band the range of the seeds. Read methods at "
+        "equal cost, along a vertical line, not at equal iterations: the lower line there is the "
+        "better buy. The dashed line is the oracle's median (the true energy): the estimates' "
+        "own error, below which a line is noise. Points not estimable are left out."
+    )
+    return [(name, caption)]
+
+
 #: The sensitivity figure's rows: metric, axis label, log scale.
 _SENSITIVITY = [
     ("heldout_loglik", "held-out log-lik.\n(selection, higher better)", False),
@@ -591,6 +666,7 @@ def tuned_view(frames: Frames) -> Frames:
         runs=only(frames.runs),
         weights=only(frames.weights),
         checkpoints=only(frames.checkpoints),
+        costs=only(frames.costs),
         rhat=only(frames.rhat),
         density=only(frames.density),
         methods=pd.DataFrame({"method": methods, "display": display}),
@@ -615,5 +691,6 @@ def make_figures(frames: Frames, out: Path, swept: list[str] | None = None) -> l
             *densities(shown.density, shown.truth_density, shown.modes, methods, out),
             *mixing(shown.rhat, methods, out),
             *error_vs_cost(shown.runs, methods, out),
+            *cost_curves(shown.costs, methods, out),
             *sensitivity(frames.runs, swept, out),
         ]

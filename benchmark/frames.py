@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .metrics import weight_tv
 from .store import Record
 from .targets import Target, make_target
 
@@ -27,6 +28,8 @@ __all__ = [
     "runs_frame",
     "weights_frame",
     "checkpoints_frame",
+    "COST_COLUMNS",
+    "costs_frame",
     "rhat_frame",
     "density_frame",
     "truth_density_frame",
@@ -42,7 +45,7 @@ RESULT_COLUMNS = [
     "rhat_max",
     "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "mmd",
     "mmd_floor", "sw2", "sw2_floor", "modes_found", "n_modes", "accept_local", "accept_global",
-    "train_seconds", "grad_evals",
+    "train_seconds", "grad_evals", "flow_passes",
 ]  # fmt: skip
 
 #: Suffix of the column holding why a metric is not estimable in a run.
@@ -140,6 +143,40 @@ def checkpoints_frame(records: list[Record]) -> pd.DataFrame:
         for k in range(len(r["weights"]["true"]))
     ]
     columns = [*_RUN_KEYS, "iteration", "mode", "weight_true", "source", "weight", "stderr"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+#: A checkpoint's cumulative training cost (docs/SCIENCE.md §7.7): gradient and energy
+#: evaluations, flow passes, seconds since training began.
+COST_COLUMNS = ["grad_evals", "energy_evals", "flow_passes", "seconds"]
+
+
+def _number(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def costs_frame(records: list[Record]) -> pd.DataFrame:
+    """Accuracy against cumulative training cost, one row per ok run and checkpoint that records
+    its cost (`COST_COLUMNS`; records before they did have none): target, method, seed,
+    iteration, the cost columns, mw_tv_model (TV of the checkpoint's cheap estimate of the EBM's
+    weights to the truth) and logdens_err (its log-density error); NaN where not estimable."""
+    rows = []
+    for r in _ok(records):
+        true = torch.tensor(r["weights"]["true"], dtype=torch.float64)
+        for c in r["curves"].get("checkpoints", []):
+            if not all(key in c for key in COST_COLUMNS):
+                continue
+            model = torch.tensor([_number(w) for w in c["model"]], dtype=torch.float64)
+            rows.append(
+                {
+                    **{key: r[key] for key in _RUN_KEYS},
+                    "iteration": c["iteration"],
+                    **{key: _number(c[key]) for key in COST_COLUMNS},
+                    "mw_tv_model": weight_tv(model, true),
+                    "logdens_err": _number(c.get("logdens_err")),
+                }
+            )
+    columns = [*_RUN_KEYS, "iteration", *COST_COLUMNS, "mw_tv_model", "logdens_err"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -262,6 +299,7 @@ class Frames:
     runs: pd.DataFrame
     weights: pd.DataFrame
     checkpoints: pd.DataFrame
+    costs: pd.DataFrame
     rhat: pd.DataFrame
     density: pd.DataFrame
     truth_density: pd.DataFrame
@@ -287,6 +325,7 @@ def build_frames(
         runs=runs_frame(records),
         weights=weights_frame(records),
         checkpoints=checkpoints_frame(records),
+        costs=costs_frame(records),
         rhat=rhat_frame(records),
         density=density_frame(records),
         truth_density=truth_density_frame(suite["targets"]),

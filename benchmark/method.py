@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import torch
@@ -31,6 +31,7 @@ __all__ = [
     "DivergenceError",
     "Progress",
     "checkpoint_iterations",
+    "cost_so_far",
     "maximum_likelihood",
     "require",
 ]
@@ -83,6 +84,9 @@ class Problem:
         target: The true target; only the oracle may read it.
         compile: Whether a method compiles its training sampler and flow loss
             (`SuiteSettings.compile`, on a CPU).
+        counter: Where every method counts its energy and gradient evaluations and flow passes
+            (its potentials are built on it, its `FittedModel.counter` is it): the checkpoints
+            read the cost so far from it (docs/SCIENCE.md §7.7).
     """
 
     data: Tensor
@@ -90,15 +94,23 @@ class Problem:
     iterations: int
     target: Target
     compile: bool = False
+    counter: EvalCounter = field(default_factory=EvalCounter)
 
 
 @dataclass
 class Checkpoint:
-    """The energy's parameters and a batch of negatives (n, d) at one iteration."""
+    """The energy's parameters and a batch of negatives (n, d) at one iteration, and what
+    training had cost when it was taken (a copy of `Problem.counter`, `cost_so_far`)."""
 
     iteration: int
     energy_state: dict[str, Tensor]
     negatives: Tensor
+    spent: EvalCounter
+
+
+def cost_so_far(problem: Problem) -> EvalCounter:
+    """A copy of the evaluations and flow passes counted on `problem.counter` so far."""
+    return replace(problem.counter)
 
 
 @dataclass
@@ -116,7 +128,8 @@ class FittedModel:
         start: Positions to start diagnostic chains from (its persistent state, or draws of its
             initial distribution when it has none), (m, d).
         checkpoints: Evenly spaced over training.
-        counter: Energy and gradient evaluations spent in training.
+        counter: Energy and gradient evaluations and flow passes spent in training:
+            `Problem.counter`.
         proposal: The method's flow, if it has one: an exact-density proposal that the
             evaluation's importance sampling adds to its own.
     """
@@ -220,6 +233,6 @@ def maximum_likelihood(
         recent.add(x_neg)
         if iteration in keep:
             state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
-            checkpoints.append(Checkpoint(iteration, state, x_neg.clone()))
+            checkpoints.append(Checkpoint(iteration, state, x_neg.clone(), cost_so_far(problem)))
         progress(iteration)
     return Training(checkpoints, recent.tensor())

@@ -5,7 +5,8 @@ another.
 - Langevin methods (ULA-EBM, short-run, PCD, CoopFlow's refinement): `LangevinParams` (K, step
   size, where fresh chains start), `langevin_step_size`, `make_noise`, `run_ula`.
 - Flow methods (flowMC-EBM, the oracle, NT-EBM, CoopFlow, the reverse-KL flow): `FlowParams`,
-  `make_flow`; flowMC's sampler settings `FlowMCParams` and `build_flowmc`.
+  `make_flow`, `flow_fitter` (a counted maximum-likelihood step); flowMC's sampler settings
+  `FlowMCParams` and `build_flowmc`.
 - `warm_up`: adaptive steps of a sampler before it is frozen for the diagnostics.
 """
 
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .compiled import compiled as compiled_fn
-from .flows import Flow
+from .flows import Flow, maximum_likelihood_step
 from .method import Problem, TrainParams, require
 from .samplers import IMH, ISIR, MALA, ULA, FlowMC, Info, Potential, Sampler, State
 
@@ -31,6 +32,7 @@ __all__ = [
     "run_ula",
     "FlowParams",
     "make_flow",
+    "flow_fitter",
     "FlowMCParams",
     "build_flowmc",
     "AdaptiveSampler",
@@ -150,6 +152,18 @@ def make_flow(problem: Problem, params: FlowParams) -> Flow:
         params.flow_hidden or None,
     )
     return flow.to(problem.data.device)
+
+
+def flow_fitter(problem: Problem, flow: Flow, lr: float) -> Callable[[Tensor], None]:
+    """`fit(x)`: one Adam step (learning rate `lr`) of maximum likelihood of the flow on x (n, d),
+    its loss compiled when `problem.compile`, counting its n flow passes on `problem.counter`."""
+    optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
+
+    def fit(x: Tensor) -> None:
+        maximum_likelihood_step(flow, optimizer, x, problem.compile)
+        problem.counter.add(flow=x.shape[0])
+
+    return fit
 
 
 @dataclass(frozen=True)

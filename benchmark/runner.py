@@ -146,6 +146,11 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     finally:
         bar.close()
     train_seconds = time.perf_counter() - start
+    if fitted.counter is not problem.counter:  # its checkpoints' costs would read nothing
+        raise ValueError(
+            "the method counts its evaluations on a counter of its own: build its potentials on "
+            "`problem.counter` and return it as `FittedModel.counter`"
+        )
     clock = time.perf_counter()
     eval_generator = torch.Generator(device).manual_seed(
         stable_seed(job.seed, target.name, spec.name, "evaluate")

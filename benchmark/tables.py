@@ -71,7 +71,7 @@ _LINEAR_RANKED = ("heldout_loglik", "mmd", "modes_found")
 LOG_SCALE = frozenset(
     [m for m, _ in BETTER.items() if m not in _LINEAR_RANKED]
     + ["mw_tv_negatives", "mw_tv_init", "mw_max_model", "ess_bulk_min", "ess_tail_min",
-       "train_seconds", "train_seconds_steady", "grad_evals", "sample_cost"]
+       "train_seconds", "train_seconds_steady", "grad_evals", "flow_passes", "sample_cost"]
 )  # fmt: skip
 
 #: The value a log-scale metric is measured from: R-hat's ideal is 1, so R-hat − 1 is the error.
@@ -125,7 +125,7 @@ RANKING = (
     "conclusive methods with 2 seeds or more) and every method that a two-sided paired t-test at "
     f"the {100 * (1 - LEVEL):.0f} % level, on the log values where the cell is on the log scale, "
     "over the seeds both have a value for, does not find worse — not shown to differ, which with "
-    "3 seeds takes a large, consistent gap; no correction for the number of methods. ‡ "
+    "few seeds takes a large, consistent gap; no correction for the number of methods. ‡ "
     f"inconclusive: the interval spans more than {INCONCLUSIVE_FACTOR:.0f}× (high / low), the "
     "seeds do not fix the order of magnitude; never bold. `< floor X`: the centre is below the "
     "cell's noise floor X, and values below the floor are ranked at the floor (ties). `≥ X`: "
@@ -440,6 +440,7 @@ _SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
     "cost": [
         [("train_seconds_steady", "train s (steady)"), ("train_seconds", "train s")],
         [("grad_evals", "grad evals")],
+        [("flow_passes", "flow passes")],
         [("sample_cost", "sample cost")],
     ],
 }
@@ -456,13 +457,15 @@ _SUMMARY_CAPTION = (
     f"linear scale, as it can be negative) and the sliced W₂² ({DIRECTIONS} directions) of at "
     f"most {SAMPLE_DRAWS} draws a side, each `< floor X` when below what two exact samples of that "
     f"size read (the root mean square over {FLOOR_PAIRS} pairs); how many of the target's "
-    "`n_modes` regions hold at least half their true weight among the draws. Cost: training "
-    "seconds, gradient "
-    "evaluations, the diagnostic sampling's cost. Training seconds exclude one-time compilation "
-    "and warm-up: the steady rate from the first checkpoint (a tenth of training) to the last "
-    "iteration, times the iterations (`train_seconds_steady`; the total with compilation stays in "
-    "`results.csv` as `train_seconds`). C2ST `< floor X`: within the binomial chance band "
-    "0.5 ± (X − 0.5) of its 2n held-out draws at the 95 % level. Columns appear when some run "
+    "`n_modes` regions hold at least half their true weight among the draws. Cost: what one "
+    "training run spent (geometric means over seeds) — seconds, gradient evaluations (one is U and"
+    " ∇U at one point) and flow passes (one is one point through a normalizing flow in one "
+    "direction, a draw or a log density; 0 for a method without a flow; docs/SCIENCE.md §7.7) — "
+    "and the diagnostic sampling's cost per chain in cost units. Training seconds exclude one-time"
+    " compilation and warm-up: the steady rate from the first checkpoint (a tenth of training) to "
+    "the last iteration, times the iterations (`train_seconds_steady`; the total with compilation "
+    "stays in `results.csv` as `train_seconds`). C2ST `< floor X`: within the binomial chance band"
+    " 0.5 ± (X − 0.5) of its 2n held-out draws at the 95 % level. Columns appear when some run "
     "reports them. "
     "Ranked (bold) in the columns with a direction (MMD², W₂²: lower; modes found: higher): not "
     "C2ST (best at 0.5) nor cost. " + RANKING

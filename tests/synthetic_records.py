@@ -87,15 +87,18 @@ def ok_record(
     swept: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A finished run (of the variant at `swept`): the EBM's weights `model_weights` (default: the
-    truth), two checkpoints, an R-hat curve over 2 prefixes, and for a 2-D target the true log
-    density as the learned one."""
+    truth), two checkpoints (with half and all of the training cost), an R-hat curve over 2
+    prefixes, and for a 2-D target the true log density as the learned one."""
     built = make_target(target)
     true = true_weights(target)
     model = model_weights or true
+    cost = {"energy_evals": 500.0, "flow_passes": 0.0}
     curves: dict[str, Any] = {
         "checkpoints": [
-            {"iteration": 10, "model": model, "negatives": true, "seconds": 1.0},
-            {"iteration": 20, "model": model, "negatives": model, "seconds": 2.0},
+            {"iteration": 10, "model": model, "negatives": true, "seconds": 1.0,
+             "grad_evals": 500.0, **cost},
+            {"iteration": 20, "model": model, "negatives": model, "seconds": 2.0,
+             "grad_evals": 1000.0, **{k: 2 * v for k, v in cost.items()}},
         ],
         "rhat_time": {"draws": [4, 8], "seconds": [0.1, 0.2], "rhat": [1.5, 1.05]},
     }

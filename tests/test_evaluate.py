@@ -18,7 +18,7 @@ from benchmark.energy import TiltedEBM, log_isotropic_normal
 from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, evaluate
 from benchmark.method import Checkpoint, FittedModel
 from benchmark.metrics import DiagonalGaussians
-from benchmark.samplers import ISIR, MALA, FlowMC, Potential, ReplicaExchange
+from benchmark.samplers import ISIR, MALA, EvalCounter, FlowMC, Potential, ReplicaExchange
 from benchmark.settings import SuiteSettings
 from benchmark.targets import make_target
 
@@ -167,7 +167,8 @@ def test_a_mode_erased_and_recreated_over_training_is_counted_and_the_end_settle
     potential = Potential(ebm.potential)
     start = target.sample(64, torch.Generator().manual_seed(3))
     checkpoints = [
-        Checkpoint(10 * (i + 1), {"weights": w, "base_std": torch.tensor(1.0)}, start)
+        Checkpoint(10 * (i + 1), {"weights": w, "base_std": torch.tensor(1.0)}, start,
+                   EvalCounter(10 * (i + 1), 5 * (i + 1), i))
         for i, w in enumerate([truth, erased, truth, truth, truth])
     ]
     fitted = FittedModel(ebm, start, start, MALA(potential, 0.01), start, checkpoints,
@@ -180,6 +181,11 @@ def test_a_mode_erased_and_recreated_over_training_is_counted_and_the_end_settle
     assert m["mw_largest_drop"] == pytest.approx(float(truth[0]) - 1e-4, abs=1e-3)
     assert (m["converged"], m["converged_at"]) == (1.0, 30.0)
     assert m["mw_model_spread"] == pytest.approx(0.0, abs=1e-6)
+    # each checkpoint's row carries its cost so far as given
+    rows = result.curves["checkpoints"]
+    assert [(r["energy_evals"], r["grad_evals"], r["flow_passes"]) for r in rows] == [
+        (10.0 * (i + 1), 5.0 * (i + 1), float(i)) for i in range(5)
+    ]
 
 PLANTED_PLUGIN = '''
 """A planted model: q = (1 − s) p★ + s N(c, v I) as a tilted EBM, no training."""
@@ -235,14 +241,14 @@ def fit(problem, params, generator, progress):
     ebm = TiltedEBM(energy, problem.ebm.dim, float(problem.ebm.base_std))
     for iteration in range(1, problem.iterations + 1):
         progress(iteration)
-    potential = Potential(ebm.potential)
+    potential = Potential(ebm.potential, problem.counter)
     return FittedModel(
         ebm=ebm,
         negatives=draw_q(problem.target, params, VIEW_DRAWS, generator),
         initial=draw_q(problem.target, params, VIEW_DRAWS, generator),
         sampler=MALA(potential, params.step_size),
         start=draw_q(problem.target, params, params.batch_size, generator),
-        counter=potential.counter,
+        counter=problem.counter,
     )
 '''
 

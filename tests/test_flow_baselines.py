@@ -15,13 +15,15 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from baselines.coopflow import paper_step_size, refine
-from baselines.nt_ebm import latent_mala
+from baselines.coopflow import CoopFlowParams, paper_step_size, refine
+from baselines.nt_ebm import NTEBMParams, latent_mala
 from baselines.vera import Generator, VERAParams, generator_step, make_optimizers
-from baselines.vi_flow import flow_negatives, reverse_kl_step
-from benchmark.energy import TiltedEBM, base_std_from_data
+from baselines.vi_flow import VIFlowParams, flow_negatives, reverse_kl_step
+from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.flows import Flow
+from benchmark.method import FittedModel, Problem, TrainParams
 from benchmark.metrics import sample_weights
+from benchmark.registry import get_method, load_methods
 from benchmark.samplers import ULA, NeuralTransportMALA, Potential
 from benchmark.targets import GaussianMixture, make_target
 
@@ -236,3 +238,76 @@ def test_vi_flow_reweighting_corrects_covered_modes(target, truth, potential, fl
     allowed = math.sqrt(tolerance(float(truth[0]), ess) ** 2 + tolerance(float(truth[0]), n) ** 2)
     assert abs(plain[0] - truth[0]) > allowed
     assert abs(w[0] - truth[0]) < allowed
+
+
+# Training cost: planted runs whose evaluations and flow passes are counted by hand (n chains,
+# 4 iterations, checkpoints at 2 and 4). A gradient evaluation is also an energy evaluation.
+COST_ITERATIONS = 4
+
+
+def planted_fit(name: str, params: TrainParams) -> tuple[Problem, FittedModel]:
+    """The registered method on two_modes (200 data points), a fresh EBM, no progress."""
+    load_methods()
+    target = make_target("two_modes")
+    data = target.sample(200, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    ebm = TiltedEBM(MLPEnergy(2), 2, base_std_from_data(data))
+    problem = Problem(data, ebm, COST_ITERATIONS, target)
+    fitted = get_method(name).fit(problem, params, torch.Generator().manual_seed(0), lambda i: None)
+    return problem, fitted
+
+
+def spent(fitted: FittedModel) -> list[tuple[int, int, int]]:
+    """(energy, grad, flow) at each checkpoint, then the totals."""
+    counts = [c.spent for c in fitted.checkpoints] + [fitted.counter]
+    return [(c.energy, c.grad, c.flow) for c in counts]
+
+
+def test_nt_ebm_counts_its_flow_passes():
+    # Per iteration, n chains and K latent MALA steps: n flow draws, T⁻¹ of them and U_z at the
+    # start (2n passes, n gradients), K steps (a pass and a gradient each per chain), T(z) at the
+    # end (n), the flow's fit (n): n(K + 5) passes, n(K + 1) gradients.
+    n, k = 8, 3
+    problem, fitted = planted_fit("nt_ebm", NTEBMParams(batch_size=n, mala_steps=k, checkpoints=2))
+    assert fitted.counter is problem.counter
+    per = (n * (k + 1), n * (k + 1), n * (k + 5))
+    assert spent(fitted) == [tuple(i * c for c in per) for i in (2, 4, 4)]
+
+
+def test_coopflow_counts_pretraining_and_proposals():
+    # Pre-training: 5 steps of n points; per iteration n flow draws, ULA from them (U and ∇U at
+    # the start, then K steps: n(K + 1) gradients) and the flow's fit (n passes).
+    n, k, pre = 8, 3, 5
+    params = CoopFlowParams(batch_size=n, ula_steps=k, pretrain_steps=pre, checkpoints=2)
+    _, fitted = planted_fit("coopflow", params)
+    grads = n * (k + 1)
+    assert spent(fitted) == [(i * grads, i * grads, pre * n + i * 2 * n) for i in (2, 4, 4)]
+
+
+def test_vi_flow_counts_training_and_the_diagnostic_warm_up():
+    # Per iteration: n reweighted flow draws (n passes, n energies), 2 reverse-KL steps (n
+    # passes and n gradients each). After the last iteration, the diagnostic flowMC's warm-up
+    # (counted in training, not at a checkpoint): n flow draws to start, U and ∇U there, then 3
+    # sweeps of an IMH move (a gradient and 2 passes per chain) and 2 MALA steps.
+    n, steps, sweeps, local = 8, 2, 3, 2
+    params = VIFlowParams(batch_size=n, reweight=True, flow_steps=steps, local_steps=local,
+                          mala_warmup=sweeps, checkpoints=2)  # fmt: skip
+    _, fitted = planted_fit("vi_flow", params)
+    per = (n + steps * n, steps * n, n + steps * n)
+    after = (n + sweeps * (1 + local) * n, n + sweeps * (1 + local) * n, n + sweeps * 2 * n)
+    loop = [tuple(i * c for c in per) for i in (2, 4)]
+    assert spent(fitted) == [*loop, tuple(a + b for a, b in zip(loop[-1], after, strict=True))]
+
+
+def test_vera_counts_its_generator_as_a_flow():
+    # Per iteration: n generator draws (the negatives), then a generator step: ∇U at n draws and
+    # generator passes at those n, twice at their k posterior draws, once for the ELBO. After the
+    # last iteration, the diagnostic MALA's warm-up from n draws: its init and 3 steps.
+    n, k, warm = 8, 4, 3
+    params = VERAParams(batch_size=n, generator_hidden=8, posterior_samples=k, mala_warmup=warm,
+                        checkpoints=2)  # fmt: skip
+    _, fitted = planted_fit("vera", params)
+    per = (n, n, n + n * (2 + 2 * k))
+    loop = [tuple(i * c for c in per) for i in (2, 4)]
+    after = ((1 + warm) * n, (1 + warm) * n, n)
+    assert spent(fitted) == [*loop, tuple(a + b for a, b in zip(loop[-1], after, strict=True))]

@@ -59,6 +59,18 @@ def test_smoke_run_shapes_and_evaluation_counts():
     expected_energy = iterations * (n + params.sweeps * per_sweep_energy)
     expected_grad = iterations * (n + params.sweeps * per_sweep_grad)
     assert (fitted.counter.energy, fitted.counter.grad) == (expected_energy, expected_grad)
+    # Flow passes: the chains' start (n draws), then per iteration and sweep the i-SIR pool's
+    # N − 1 draws and the current state's log density per chain, and the flow's fit (n points);
+    # the VIEW_DRAWS initial draws are the evaluation's, not training's.
+    per_iteration_flow = params.sweeps * n * params.pool_size + n
+    assert fitted.counter.flow == n + iterations * per_iteration_flow
+    # each checkpoint holds the cost so far: the start and its iterations'
+    spent = [(c.spent.energy, c.spent.grad, c.spent.flow) for c in fitted.checkpoints]
+    assert spent == [
+        (i * expected_energy // iterations, i * expected_grad // iterations,
+         n + i * per_iteration_flow)
+        for i in (3, 6)
+    ]  # fmt: skip
 
 
 def test_same_seed_gives_identical_results():

@@ -38,6 +38,7 @@ FIGURES = [
     "densities",
     "mixing",
     "error_vs_cost",
+    "cost_curves",
 ]
 
 
@@ -138,7 +139,9 @@ def test_a_report_builds_with_missing_records(tmp_path):
     assert "`four_modes__nt_ebm__seed0`: no record" in report
     table = (out / "tables/table1_logdens_err.md").read_text().splitlines()
     assert [line.count("— (2 failed)") for line in table if line.startswith("| NT-EBM")] == [2]
-    for name in ("fig1_lightest_mode", "mode_weights", "densities", "mixing", "error_vs_cost"):
+    figures = ("fig1_lightest_mode", "mode_weights", "densities", "mixing", "error_vs_cost",
+               "cost_curves")  # fmt: skip
+    for name in figures:
         assert (out / "figures" / f"{name}.pdf").exists()
     assert "### Table 3: extended 2-D example — suite target `four_modes`" in report
     assert "against cost units per chain, gradient evaluations per chain and sampling" in report

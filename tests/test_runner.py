@@ -297,6 +297,54 @@ def test_a_record_names_what_computed_its_numbers(reference):
     assert versions["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")
 
 
+def test_checkpoints_carry_the_cost_so_far_and_the_last_is_the_records_total(reference):
+    # flowmc_ebm at its test size (n = 32 chains, pool N = 4, 2 MALA steps, 1 sweep), 3
+    # iterations, checkpoints at 2 and 3. Per iteration: U and ∇U at the n chains, the i-SIR move
+    # (U at the pool, ∇U at the pick) and 2 MALA steps: 4n gradients, (1 + N + 2)n energies;
+    # flow passes:
+    # n N for the pool and the current states' log densities, n for the flow's fit; n draws at
+    # the start. Nothing is counted after the last iteration.
+    n, pool = 32, 4
+    for record in reference.values():
+        rows, metrics = record["curves"]["checkpoints"], record["metrics"]
+        assert [r["iteration"] for r in rows] == [2, 3]
+        assert [(r["grad_evals"], r["energy_evals"], r["flow_passes"]) for r in rows] == [
+            (i * 4 * n, i * (3 + pool) * n, n + i * (pool + 1) * n) for i in (2, 3)
+        ]
+        for key in ("grad_evals", "energy_evals", "flow_passes"):
+            assert metrics[key] == rows[-1][key]
+        assert rows[0]["seconds"] <= rows[1]["seconds"] <= metrics["train_seconds"]
+        # the diagnostic flowMC chains count their pool's flow passes too: N per chain and sweep
+        assert metrics["sample_flow_passes"] > 0
+        assert metrics["sample_flow_passes"] % (pool * record["metrics"]["n_chains"]) == 0
+
+
+OWN_COUNTER_PLUGIN = """
+import torch
+from benchmark.method import FittedModel, TrainParams
+from benchmark.registry import register_method
+from benchmark.samplers import MALA, Potential
+
+
+@register_method("own_counter", display="Own", params=TrainParams, test_config=TrainParams())
+def fit(problem, params, generator, progress):
+    progress(1)
+    potential = Potential(problem.ebm.potential)  # not on problem.counter
+    x = torch.zeros(4, problem.ebm.dim)
+    return FittedModel(problem.ebm, x, x, MALA(potential, 0.1), x, [], potential.counter)
+"""
+
+
+def test_a_method_counting_on_a_counter_of_its_own_fails_its_run(tmp_path, monkeypatch):
+    (tmp_path / "own_counter_plugin.py").write_text(OWN_COUNTER_PLUGIN)
+    monkeypatch.syspath_prepend(tmp_path)
+    path = write(tmp_path, tiny_toml(methods='["own_counter"]', flowmc_table=False))
+    config = load_config(path, ["own_counter_plugin"])
+    assert run_suite(config, tmp_path / "out", workers=1)["failed"] == 1
+    record = json.loads(next((tmp_path / "out" / "runs").glob("*.json")).read_text())
+    assert "counter of its own" in record["error"] and "problem.counter" in record["error"]
+
+
 def test_dask_cluster_gives_the_in_process_numbers(tmp_path, reference):
     distributed = pytest.importorskip("distributed")
     path = write(tmp_path, tiny_toml(seeds="[0, 1]"))

@@ -311,3 +311,20 @@ def test_the_sample_distances_print_their_floors_and_rank_the_sampler_draws_sect
     text = {t.name: t for t in make_tables(runs_frame(records), names)}["summary"].to_markdown()
     section = text.split("**four_modes: sampler's draws vs p★**")[1].split("\n\n")[1]
     assert all(label in section for label in ("MMD²", "sliced W₂²", "modes found"))
+
+
+def test_the_summary_states_each_runs_training_cost_in_its_units():
+    # flow passes 1e4 and 1e6 on two seeds: geometric mean 1e5; a method without a flow: 0
+    records = [
+        ok_record("four_modes", "a", seed, metrics={"flow_passes": passes, "grad_evals": 400.0})
+        for seed, passes in enumerate([1e4, 1e6])
+    ] + [ok_record("four_modes", "b", seed, metrics={"flow_passes": 0.0}) for seed in (0, 1)]
+    summary = {t.name: t for t in make_tables(runs_frame(records), {"a": "A", "b": "B"})}["summary"]
+    cells = summary.long.set_index(["method", "metric"])["mean"]
+    assert cells["A", "flow_passes"] == pytest.approx(1e5)
+    assert cells["A", "grad_evals"] == pytest.approx(400.0)
+    assert cells["B", "flow_passes"] == 0
+    text = summary.to_markdown()
+    assert "flow passes" in text and "grad evals" in text and "train s" in text
+    assert "one point through a normalizing flow in one direction" in summary.caption
+    assert "U and ∇U at one point" in summary.caption

@@ -31,19 +31,30 @@ GRAD_COST = 2
 
 @dataclass
 class EvalCounter:
-    """Per-point evaluations of the potential and of its x-gradient (hardware-independent cost).
+    """Per-point evaluations of the potential and of its x-gradient, and per-point passes of a
+    normalizing flow (hardware-independent cost, docs/SCIENCE.md §7.7).
 
     Every gradient evaluation also counts as an energy evaluation (`value_and_grad` returns both).
+    A flow pass is one point through a flow in one direction (T or T⁻¹, with its log-determinant:
+    a draw, a log density, a latent position), differentiated or not.
     """
 
     energy: int = 0
     grad: int = 0
+    flow: int = 0
 
     @property
     def cost(self) -> int:
         """Cost units: 1 per energy-only evaluation, `GRAD_COST` per gradient evaluation, i.e.
-        (energy − grad) + GRAD_COST · grad. Flow passes are not counted (they are timed)."""
+        (energy − grad) + GRAD_COST · grad. Flow passes are counted apart (`flow`), not here."""
         return self.energy - self.grad + GRAD_COST * self.grad
+
+    def add(self, energy: int = 0, grad: int = 0, flow: int = 0) -> None:
+        """Count `energy` evaluations of U, `grad` of which with their gradient, and `flow`
+        flow passes."""
+        self.energy += energy
+        self.grad += grad
+        self.flow += flow
 
 
 class Potential:
@@ -66,10 +77,10 @@ class Potential:
         self.counter = counter if counter is not None else EvalCounter()
         self._value_and_grad = value_and_grad or functools.partial(autograd_value_and_grad, fn)
 
-    def count(self, energy: int, grad: int = 0) -> None:
-        """Count `energy` evaluations of U, `grad` of which with their gradient."""
-        self.counter.energy += energy
-        self.counter.grad += grad
+    def count(self, energy: int = 0, grad: int = 0, flow: int = 0) -> None:
+        """Count `energy` evaluations of U, `grad` of which with their gradient, and `flow` passes
+        of a flow that a kernel on this potential made (e.g. an i-SIR pool's draws)."""
+        self.counter.add(energy, grad, flow)
 
     @torch.no_grad()
     def value(self, x: Tensor) -> Tensor:

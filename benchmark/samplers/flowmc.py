@@ -100,12 +100,14 @@ def fit_flow_to_chains(
 ) -> State:
     """flowMC's training phase: after each sweep, one Adam step of maximum likelihood of the flow
     on the chains' positions (and step-size adaptation), then `on_sweep(sweep, state, info)`.
-    Returns the last state. `compiled`: the flow's loss as a compiled graph."""
+    Returns the last state. `compiled`: the flow's loss as a compiled graph. The fit's flow
+    passes (one per chain) are counted on the sampler's potential, as its steps are."""
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, fused=True)
     for i in range(sweeps):
         state, info = sampler.step(state, generator)
         sampler.adapt(info)
         maximum_likelihood_step(flow, optimizer, state.x, compiled)
+        sampler.local.potential.count(flow=state.x.shape[0])
         if on_sweep is not None:
             on_sweep(i, state, info)
     return state

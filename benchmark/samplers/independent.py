@@ -56,8 +56,9 @@ class IMH:
         return noise, uniform
 
     def count(self, chains: int) -> None:
-        """Count one step's evaluations (a gradient at each proposal)."""
-        self.potential.count(chains, chains)
+        """Count one step's evaluations (a gradient at each proposal) and flow passes (a draw and
+        the log density of the current state, per chain)."""
+        self.potential.count(chains, chains, flow=2 * chains)
 
     def move(self, state: State, noise: Tensor, uniform: Tensor) -> tuple[State, Info]:
         """The step given its draws (`draw`); evaluations are not counted here (`count`)."""
@@ -102,8 +103,9 @@ class ISIR:
         return noise, uniform
 
     def count(self, chains: int) -> None:
-        """Count one step's evaluations: the pool's energies and a gradient per chain."""
-        self.potential.count(chains * self.pool_size, chains)
+        """Count one step's evaluations (the pool's energies and a gradient per chain) and flow
+        passes (N − 1 draws and the log density of the current state, per chain)."""
+        self.potential.count(chains * self.pool_size, chains, flow=chains * self.pool_size)
 
     def move(self, state: State, noise: Tensor, uniform: Tensor) -> tuple[State, Info]:
         """The step given its draws (`draw`); evaluations are not counted here (`count`)."""

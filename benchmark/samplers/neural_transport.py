@@ -16,7 +16,8 @@ __all__ = ["NeuralTransportMALA"]
 class NeuralTransportMALA:
     """Chains live in the flow's latent space: `state.x` holds z; `position(state)` gives T(z).
 
-    Energy and gradient evaluations are counted on `potential.counter`.
+    Energy and gradient evaluations are counted on `potential.counter`, and the flow passes with
+    them: every evaluation of U_z is one pass T(z), `init` adds T⁻¹(x), `position` T(z).
     """
 
     def __init__(
@@ -36,11 +37,13 @@ class NeuralTransportMALA:
         return self.potential.fn(x) - log_det
 
     def init(self, x: Tensor) -> State:
+        self.potential.count(flow=2 * x.shape[0])  # T⁻¹(x), then U_z at z
         with torch.no_grad():
             z = self.flow.to_latent(x)
         return self.mala.init(z)
 
     def step(self, state: State, generator: torch.Generator) -> tuple[State, Info]:
+        self.potential.count(flow=state.x.shape[0])  # U_z at each proposal
         return self.mala.step(state, generator)
 
     def adapt(self, info: Info) -> None:
@@ -49,4 +52,5 @@ class NeuralTransportMALA:
 
     @torch.no_grad()
     def position(self, state: State) -> Tensor:
+        self.potential.count(flow=state.x.shape[0])
         return self.flow.from_latent(state.x)[0]
