@@ -81,6 +81,10 @@ _ORIGIN = {"rhat_max": 1.0}
 #: accuracy): their interval is cut at 1 (a log-scale interval, symmetric in log, can pass it).
 _AT_MOST_ONE = ("mw_tv_", "mw_max_", "mw_mse_", "mass_far_", "mw_model_spread", "c2st")
 
+#: Linear-scale metrics that cannot be negative (counts; the MMD², whose unbiased estimate can be,
+#: measures a squared distance): their interval is cut at 0, where a t-interval can pass it.
+_AT_LEAST_ZERO = ("mode_erasures", "modes_found", "n_modes", "mmd", "mw_largest_drop")
+
 #: Metric -> the run column holding its noise floor: a mode-weight MSE of weights counted from n
 #: draws against the EBM's own weights has expectation Σ w(1 − w)/(K n) when the draws follow the
 #: EBM exactly (benchmark/metrics/weights.py); below it a difference is sampling noise.
@@ -118,7 +122,8 @@ RANKING = (
     f"Cells: centre [{100 * LEVEL:.0f} % Student-t interval over seeds]. Errors, MSEs, TVs, "
     "R-hat − 1, ESS, seconds and evaluations are positive and multiplicative: their centre is the "
     "geometric mean and their interval the t-interval of the logs transformed back, which never "
-    "leaves (0, ∞), cut at 1 for quantities at most 1 (TV, MSE, far mass, C2ST); held-out "
+    "leaves (0, ∞), cut at 1 for quantities at most 1 (TV, MSE, far mass, C2ST); counts and the "
+    "MMD² are summarised on the linear scale, their interval cut at 0; held-out "
     "log-likelihoods are "
     "summarised on the linear scale (mean ± t·s/√n). "
     "A cell from one seed has no interval. **Bold**: on each target, the best centre (among "
@@ -305,7 +310,8 @@ def stats(
                     "metric": metric,
                     "mean": interval.mean + origin,
                     "std": values.std(ddof=1) if interval.n > 1 else np.nan,
-                    "ci_low": interval.low + origin,
+                    "ci_low": max(interval.low, 0.0)
+                    if metric in _AT_LEAST_ZERO else interval.low + origin,
                     "ci_high": min(interval.high + origin, 1.0)
                     if metric.startswith(_AT_MOST_ONE) else interval.high + origin,
                     "n_ok": len(ok),

@@ -282,6 +282,15 @@ def test_an_interval_of_a_fraction_stops_at_1():
     assert 0 < row.ci_low < row["mean"] and row.ci_high == 1.0
 
 
+def test_an_interval_of_a_count_stops_at_0():
+    # erasures 0, 0, 1: mean 1/3 ± 4.303 · 0.577 / √3 = [−1.10, 1.77], cut at 0 below
+    records = [ok_record("four_modes", "m", s, metrics={"mode_erasures": v})
+               for s, v in enumerate([0.0, 0.0, 1.0])]  # fmt: skip
+    row = stats(runs_frame(records), ["mode_erasures"], ["method"]).iloc[0]
+    assert row.scale == "linear" and row["mean"] == pytest.approx(1 / 3)
+    assert row.ci_low == 0.0 and row.ci_high == pytest.approx(1 / 3 + 4.303 * 0.57735 / 3**0.5, 1e-3)
+
+
 def test_the_sample_distances_print_their_floors_and_rank_the_sampler_draws_section():
     # "exact" reads MMD² −1e-4, 2e-4, 1e-4 (an unbiased estimate near 0: linear mean 6.67e-5,
     # below its floor 5e-4) and SW₂² under its floor 0.02; "dropped" is far above both and finds
