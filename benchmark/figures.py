@@ -4,9 +4,9 @@ Every figure is a function of the long DataFrames of `frames` (never of a record
 methods frame (code name, display name, colour, marker): one colour and one marker per method code
 name, the same in every figure and every report (`method_palette`, `method_markers`). Legends and
 colour bars stand outside the panels; an axis that one outlier would flatten is fitted to the bulk
-of its values instead, the points beyond drawn as triangles on its edge (`_bulk`, `_edge_marks`). In a suite with a grid, the figures show each
-method once, at the variant the tuned view selects on each target (`tuned_view`); the
-sensitivity figures show every variant.
+of its values instead, the points beyond drawn as triangles on its edge (`_bulk`, `_edge_marks`).
+In a suite with a grid, the figures show each method once, at the variant the tuned view selects
+on each target (`tuned_view`); the sensitivity figures show every variant.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import (  # noqa: E402
+    FixedLocator,
     FuncFormatter,
     LogLocator,
     MaxNLocator,
@@ -124,10 +125,13 @@ def _log_ticks(axis: matplotlib.axis.Axis, values: pd.Series) -> None:
     if len(positive):
         low, high = positive.min(), positive.max()
         for locator in (LogLocator(), LogLocator(subs=(1.0, 2.0, 5.0)),
-                        LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0)), MaxNLocator(5)):  # fmt: skip
+                        LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0))):  # fmt: skip
             ticks = locator.tick_values(low, high)
             if ((ticks >= low) & (ticks <= high)).sum() >= 3:
                 break
+        else:  # round numbers, fixed (a linear locator on a wider view would reach 0)
+            ticks = MaxNLocator(5).tick_values(low, high)
+            locator = FixedLocator(ticks[ticks > 0])
         axis.set_major_locator(locator)
     axis.set_major_formatter(FuncFormatter(_tick_label))
     axis.set_minor_formatter(NullFormatter())
@@ -485,8 +489,8 @@ def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]
             ax.axhline(0.01, color="black", lw=1, ls="--")
             ax.set(xscale="log", yscale="log")
             _log_ticks(ax.xaxis, excess[excess.target == target][x])
+            _log_ticks(ax.yaxis, pd.Series([*excess[excess.target == target].excess, 0.01]))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 + v:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
             if row == len(targets) - 1:
                 ax.set_xlabel(label)
             if col == 0:
