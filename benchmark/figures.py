@@ -1,10 +1,12 @@
 """Paper-style figures (seaborn/matplotlib, Agg backend), each saved as PNG and as vector PDF.
 
 Every figure is a function of the long DataFrames of `frames` (never of a record) and of the
-methods frame (code name, display name, colour): one colour per method code name, the same in
-every figure and every report (`method_palette`). In a suite with a grid, the figures show each
-method once, at the variant the tuned view selects on each target (`tuned_view`); the
-sensitivity figures show every variant.
+methods frame (code name, display name, colour, marker): one colour and one marker per method code
+name, the same in every figure and every report (`method_palette`, `method_markers`). Legends and
+colour bars stand outside the panels; an axis that one outlier would flatten is fitted to the bulk
+of its values instead, the points beyond drawn as triangles on its edge (`_bulk`, `_edge_marks`).
+In a suite with a grid, the figures show each method once, at the variant the tuned view selects
+on each target (`tuned_view`); the sensitivity figures show every variant.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.collections import QuadMesh  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import (  # noqa: E402
+    FixedLocator,
     FuncFormatter,
     LogLocator,
+    MaxNLocator,
     NullFormatter,
 )
 
@@ -36,6 +41,7 @@ from .tables import REFERENCE_METHODS, format_number  # noqa: E402
 
 __all__ = [
     "Figure",
+    "method_markers",
     "method_palette",
     "cost_curves",
     "sensitivity",
@@ -50,14 +56,34 @@ _DPI = 150
 _RHAT_FLOOR = 1e-3  # R-hat − 1 is drawn on a log axis, values below 1.001 at 1.001
 _DENSITY_RANGE = 10.0  # nats of log density shown below the target's highest value
 _PAPER_PAIR = ("flowmc_ebm", "ula_ebm")  # the paper's Fig. 1
+_FENCE = 3.0  # an axis fitted to its values' bulk leaves out those this many IQRs beyond
+
+
+#: The methods' colours in registry order: tab10, then navy and Dark2's ochre (each ≥ 39 CIELAB
+#: units, ΔE*ab, from every other colour here); a suite with more methods takes the rest from husl.
+_PALETTE = [*sns.color_palette("tab10"), *sns.color_palette(["#000080", "#a6761d"])]
+#: The methods' markers in the same order (cycled beyond), so that points at one place differ.
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*"]
+
+
+def _registry_order(methods: list[str]) -> dict[str, int]:
+    """Place of each method code name: the built-in methods by their place in the registry (so a
+    method keeps its colour and marker in every report), then the others in the order given."""
+    known = [*METHODS, *[m for m in methods if m not in METHODS]]
+    return {m: known.index(m) for m in methods}
 
 
 def method_palette(methods: list[str]) -> dict[str, Colour]:
-    """Colour of each method code name: the built-in methods by their place in the registry (so a
-    method has its colour in every report), then the others in the order given."""
-    known = [*METHODS, *[m for m in methods if m not in METHODS]]
-    colours = sns.color_palette("tab10" if len(known) <= 10 else "husl", len(known))
-    return {m: colours[known.index(m)] for m in methods}
+    """Colour of each method code name, fixed by its `_registry_order`."""
+    order = _registry_order(methods)
+    extra = sns.color_palette("husl", max(0, max(order.values(), default=0) + 1 - len(_PALETTE)))
+    colours = [*_PALETTE, *extra]
+    return {m: tuple(colours[i]) for m, i in order.items()}
+
+
+def method_markers(methods: list[str]) -> dict[str, str]:
+    """Marker of each method code name, fixed by its `_registry_order`."""
+    return {m: _MARKERS[i % len(_MARKERS)] for m, i in _registry_order(methods).items()}
 
 
 def _save(fig: plt.Figure, out: Path, stem: str) -> str:
@@ -73,12 +99,18 @@ def _shown(methods: pd.DataFrame, present: pd.Series) -> pd.DataFrame:
     return methods[methods.method.isin(set(present))]
 
 
-def _method_legend(fig: plt.Figure, methods: pd.DataFrame, **kwargs: object) -> None:
+def _method_legend(
+    fig: plt.Figure, methods: pd.DataFrame, ncol: int, dashed: frozenset[str] = frozenset()
+) -> None:
+    """One entry per method (its colour and marker; a dashed line for those in `dashed`), above
+    the figure, clear of every panel."""
     handles = [
-        Line2D([], [], color=row.colour, marker="o", lw=2, label=row.display)
+        Line2D([], [], color=row.colour, lw=2, label=row.display,
+               **({"ls": "--"} if row.method in dashed else {"marker": row.marker}))
         for row in methods.itertuples()
-    ]
-    fig.legend(handles=handles, frameon=False, **kwargs)
+    ]  # fmt: skip
+    fig.legend(handles=handles, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+               ncol=ncol)  # fmt: skip
 
 
 def _tick_label(value: float, _: object) -> str:
@@ -92,77 +124,210 @@ def _tick_label(value: float, _: object) -> str:
 
 
 def _log_ticks(axis: matplotlib.axis.Axis, values: pd.Series) -> None:
-    """Readable labels on a log axis: ticks at 1, 2 and 5 per decade when the values span less
-    than two decades (else one per decade), no minor labels."""
+    """Readable labels on a log axis: the sparsest of one tick per decade, 1, 2 and 5 per decade,
+    1, 2, 3, 5 and 7 per decade, or up to 5 round numbers that puts 3 ticks within the range of
+    the positive `values`; no minor labels."""
     positive = values[values > 0]
-    if len(positive) and positive.max() / positive.min() < 100:
-        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    if len(positive):
+        low, high = positive.min(), positive.max()
+        for locator in (LogLocator(), LogLocator(subs=(1.0, 2.0, 5.0)),
+                        LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0))):  # fmt: skip
+            ticks = locator.tick_values(low, high)
+            if ((ticks >= low) & (ticks <= high)).sum() >= 3:
+                break
+        else:  # round numbers, fixed (a linear locator on a wider view would reach 0)
+            ticks = MaxNLocator(5).tick_values(low, high)
+            locator = FixedLocator(ticks[ticks > 0])
+        axis.set_major_locator(locator)
     axis.set_major_formatter(FuncFormatter(_tick_label))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _bulk(values: object, log: bool, include: tuple[float, ...] = ()) -> tuple[float, float]:
+    """An axis' limits fitted to the bulk of `values`: their range within `_FENCE` interquartile
+    ranges of the quartiles (at least half the median's size; on a log axis all of it on the
+    logs, values ≤ 0 left out), widened to hold `include`, padded 6 % each side."""
+    v = np.asarray(values, dtype=float)
+    v = np.log10(v[v > 0]) if log else v[np.isfinite(v)]
+    if v.size:
+        q1, median, q3 = np.percentile(v, [25, 50, 75])
+        reach = max(_FENCE * (q3 - q1), 0.5 if log else 0.5 * abs(median))
+        v = v[(v >= q1 - reach) & (v <= q3 + reach)]
+    v = np.concatenate([v, np.log10(include) if log else np.asarray(include, dtype=float)])
+    if not v.size:
+        return (0.1, 10.0) if log else (0.0, 1.0)
+    low, high = float(v.min()), float(v.max())
+    pad = 0.06 * (high - low) or (0.25 if log else 0.1 * abs(low) or 1.0)
+    low, high = low - pad, high + pad
+    return (10**low, 10**high) if log else (low, high)
+
+
+def _edge_marks(
+    ax: plt.Axes, axis: str, points: list[tuple[float, float, Colour]],
+    limits: tuple[float, float], label: bool,
+) -> None:  # fmt: skip
+    """Each point (position, value, colour) whose value lies beyond `limits` on `axis` ("x" or
+    "y") as a triangle on that edge of the panel, pointing out, and its value beside it when
+    `label` (labels of points within a tenth of the panel of each other stacked inwards)."""
+    low, high = limits
+    beyond = sorted((value > high, position, value, colour) for position, value, colour in points
+                    if value < low or value > high)  # fmt: skip
+    other = ax.get_xlim() if axis == "y" else ax.get_ylim()  # the positions' axis
+    scale = ax.get_xscale() if axis == "y" else ax.get_yscale()
+    where = np.log10 if scale == "log" else np.asarray
+    span = float(where(other[1]) - where(other[0])) or 1.0
+    start, stacked = None, 0
+    for above, position, value, colour in beyond:
+        edge = high if above else low
+        marker = {("y", True): "^", ("y", False): "v", ("x", True): ">", ("x", False): "<"}[
+            (axis, above)
+        ]
+        xy = (position, edge) if axis == "y" else (edge, position)
+        ax.plot(*xy, marker=marker, color=colour, ms=6, mec="white", mew=0.5, clip_on=False,
+                zorder=4)  # fmt: skip
+        if not label:
+            continue
+        at = (above, float(where(position)) / span)
+        if start is not None and start[0] == at[0] and at[1] - start[1] < 0.1:
+            stacked += 1
+        else:
+            start, stacked = at, 0
+        step = -7 * stacked if above else 7 * stacked  # inwards from the edge, 7 points a label
+        ax.annotate(format_number(value), xy, xytext=(5, step) if axis == "y" else (0, 5 + step),
+                    textcoords="offset points", fontsize=6, color=colour, ha="left",
+                    va="center", annotation_clip=False,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 0.3})  # fmt: skip
 
 
 def _grid(rows: int, cols: int, width: float, height: float, **kwargs: object) -> tuple:
     return plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kwargs)
 
 
+_MAX_MODE_LINES = 8  # up to this many modes, one line each in a colour of Dark2; more: a heatmap
+_RATIO_COLOURS = 8.0  # the heatmap's colours span weight / true weight from 1/8 to 8
+
+
+def _mode_lines(ax: plt.Axes, runs: pd.DataFrame, colours: list[Colour]) -> None:
+    """One line per mode, the median over seeds of its weight per iteration, its band min–max,
+    its true weight dashed in the same colour."""
+    for k, colour in enumerate(colours):
+        mode = runs[runs["mode"] == k]
+        by = mode.groupby("iteration").weight
+        ax.fill_between(by.min().index, by.min(), by.max(), color=colour, alpha=0.2)
+        ax.plot(by.median().index, by.median(), color=colour, lw=1.5)
+        ax.axhline(mode.weight_true.iloc[0], color=colour, lw=1, ls="--")
+
+
+def _mode_heatmap(ax: plt.Axes, runs: pd.DataFrame, order: list[int]) -> QuadMesh:
+    """Rows = modes in `order` (bottom up), columns = checkpoints: the median over seeds of each
+    mode's weight over its true weight, on a log colour scale clipped to [1/8, 8]."""
+    ratio = runs.assign(ratio=runs.weight / runs.weight_true)
+    grid = ratio.pivot_table(index="mode", columns="iteration", values="ratio", aggfunc="median")
+    grid = grid.reindex(order)
+    clipped = np.clip(grid.to_numpy(), 1 / _RATIO_COLOURS, _RATIO_COLOURS)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.8")
+    norm = matplotlib.colors.LogNorm(1 / _RATIO_COLOURS, _RATIO_COLOURS)
+    return ax.pcolormesh(grid.columns, np.arange(len(order)), np.ma.masked_invalid(clipped),
+                         cmap=cmap, norm=norm, shading="nearest")  # fmt: skip
+
+
 def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
-    """Per target: one panel per method, one line per mode (median over seeds, band min–max), the
-    EBM's own weights against training iteration; the true weights dashed."""
-    figures = []
+    """Per target: one panel per method whose weights are estimable, the EBM's own weights against
+    training iteration: up to `_MAX_MODE_LINES` modes as lines (`_mode_lines`), more as a heatmap
+    of weight / true weight (`_mode_heatmap`, modes sorted by true weight); the legend or colour
+    bar right of the panels, the methods with no estimable weight named in the title."""
+    figures: list[Figure] = []
+    described: set[bool] = set()  # the kinds (heatmap or not) whose caption was given in full
     model = ckpt[ckpt.source == "model"]
     for target, part in model.groupby("target", sort=False):
-        shown = _shown(methods, part.method)
-        n_modes = part["mode"].nunique()
-        mode_colours = sns.color_palette("viridis", n_modes)
+        estimable = set(part.method[part.weight.notna()])
+        every = _shown(methods, part.method)
+        shown = every[every.method.isin(estimable)]
+        if shown.empty:
+            continue
+        truths = part.groupby("mode").weight_true.first()
+        n_modes = len(truths)
+        heatmap = n_modes > _MAX_MODE_LINES
+        colours = sns.color_palette("Dark2", n_modes) if not heatmap else []
+        order = list(truths.sort_values(kind="stable").index)  # lightest first (bottom)
         cols = min(5, len(shown))
         rows = -(-len(shown) // cols)
-        fig, axes = _grid(rows, cols, 2.6, 2.1, sharex=True, sharey=True)
+        fig, axes = _grid(rows, cols, 2.6, 2.6 if heatmap else 2.1, sharex=True, sharey=True)
         for ax, method in zip(axes.flat, shown.itertuples(), strict=False):
             runs = part[part.method == method.method]
-            for k, colour in zip(range(n_modes), mode_colours, strict=True):
-                mode = runs[runs["mode"] == k].groupby("iteration").weight
-                ax.fill_between(mode.min().index, mode.min(), mode.max(), color=colour, alpha=0.2)
-                ax.plot(mode.median().index, mode.median(), color=colour, lw=1.5)
-                truth = runs[runs["mode"] == k].weight_true.iloc[0]
-                ax.axhline(truth, color=colour, lw=1, ls="--")
+            if heatmap:
+                mesh = _mode_heatmap(ax, runs, order)
+            else:
+                _mode_lines(ax, runs, colours)
             ax.set_title(method.display, fontsize=9, color=method.colour, fontweight="bold")
-        high = max(part.weight.max(), part.weight_true.max())
-        axes[0, 0].set_ylim(0, min(1.0, 1.1 * high))
-        for i, ax in enumerate(axes.flat):
-            if i >= len(shown):
-                ax.set_axis_off()
-            elif i + cols >= len(shown):  # the lowest panel of its column
+        for ax in axes.flat[len(shown) :]:
+            fig.delaxes(ax)
+        for i, ax in enumerate(axes.flat[: len(shown)]):
+            if i + cols >= len(shown):  # the lowest panel of its column
                 ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel("training iteration")
-        for ax in axes[:, 0]:
-            ax.set_ylabel("mode weight")
-        truths = part.groupby("mode").weight_true.first()
         equal = bool(np.allclose(truths, truths.iloc[0], rtol=1e-3))
-        handles = [
-            Line2D([], [], color=c, lw=1.5,
-                   label=f"mode {k}" if equal else f"mode {k} (true {format_number(truths[k])})")
-            for k, c in enumerate(mode_colours)
-        ]  # fmt: skip
+        if heatmap:
+            step = -(-n_modes // 8)
+            axes[0, 0].set_yticks(range(0, n_modes, step),
+                                  [f"{order[i]} ({format_number(truths[order[i]])})"
+                                   for i in range(0, n_modes, step)])  # fmt: skip
+            axes[0, 0].set_ylim(-0.5, n_modes - 0.5)
+            for ax in axes[:, 0]:
+                ax.set_ylabel("mode (true weight),\nlightest at the bottom")
+        else:
+            high = max(part.weight.max(), part.weight_true.max())
+            axes[0, 0].set_ylim(0, min(1.0, 1.1 * high))
+            for ax in axes[:, 0]:
+                ax.set_ylabel("mode weight")
         title = f"{target}: the EBM's mode weights over training"
         if equal:
             title += f" (true weight {format_number(truths.iloc[0])} each)"
+        missing = every[~every.method.isin(estimable)].display
+        if len(missing):
+            title += f"\nnot estimable: {', '.join(missing)}"
         fig.suptitle(title)
         fig.tight_layout()
-        if len(shown) < axes.size:  # in the first empty panel, else right of the figure
-            axes.flat[len(shown)].legend(handles=handles, loc="center", frameon=False)
+        if heatmap:
+            bar = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.02, extend="both")
+            bar.set_label("weight / true weight")
+            ticks = [2.0**k for k in range(-3, 4)]
+            bar.set_ticks(ticks, labels=[f"{t:g}" if t >= 1 else f"1/{1 / t:g}" for t in ticks])
+            bar.minorticks_off()
         else:
-            fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+            handles = [
+                Line2D([], [], color=c, lw=1.5, label=f"mode {k}" if equal
+                       else f"mode {k} (true {format_number(truths[k])})")
+                for k, c in enumerate(colours)
+            ]  # fmt: skip
+            fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                       frameon=False)  # fmt: skip
         name = _save(fig, out, f"weights_over_training_{target}")
-        caption = (
-            f"The EBM's own mode weights on {target} over training, one panel per method: one "
-            "colour per mode, its true weight dashed in the same colour; the line is the median "
-            "over seeds, the band spans the seeds. A method has learned the weights when every "
-            "line lies on its dashed line at the end; lines that cross or swap mean the EBM moves "
-            "mass between modes; a line that falls to 0 and comes back means a mode was erased "
-            "and recreated."
-            if not figures
-            else f"The same on {target}."
-        )
+        if heatmap in described:
+            caption = f"The same on {target}."
+        elif heatmap:
+            caption = (
+                f"The EBM's own mode weights on {target} over training, one panel per method: "
+                f"with more than {_MAX_MODE_LINES} modes, one row per mode (sorted by true "
+                "weight, the lightest at the bottom), one column per checkpoint, the colour the "
+                "median over seeds of the mode's weight over its true weight (white: learned; "
+                f"red: too heavy, blue: too light, clipped at {_RATIO_COLOURS:g}× and "
+                f"1/{_RATIO_COLOURS:g}; grey: not estimable). A method has learned the weights "
+                "when its panel turns white; one red row in a blue panel is a collapse onto one "
+                "mode; a row that turns deep blue and back is a mode erased and recreated."
+            )
+        else:
+            caption = (
+                f"The EBM's own mode weights on {target} over training, one panel per method: "
+                "one colour per mode, its true weight dashed in the same colour; the line is "
+                "the median over seeds, the band spans the seeds. A method has learned the "
+                "weights when every line lies on its dashed line at the end; lines that cross "
+                "or swap mean the EBM moves mass between modes; a line that falls to 0 and "
+                "comes back means a mode was erased and recreated."
+            )
+        if len(missing):
+            caption += f" Not estimable on {target} (no panel): {', '.join(missing)}."
+        described.add(heatmap)
         figures.append((name, caption))
     return figures
 
@@ -206,8 +371,8 @@ def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
     for row, source in enumerate(("model", "negatives")):
         high = max(pair[pair.source == source].weight.max(), pair.weight_true.max())
         axes[row, 0].set_ylim(0, min(1.0, 1.08 * high))
-    _method_legend(fig, shown, loc="upper center", ncol=len(shown), bbox_to_anchor=(0.5, 1.06))
     fig.tight_layout()
+    _method_legend(fig, shown, ncol=len(shown))
     name = _save(fig, out, "fig1_lightest_mode")
     caption = (
         "The paper's Fig. 1: the weight of each target's lightest mode over training, one line "
@@ -243,17 +408,19 @@ def densities(
     out: Path,
 ) -> list[Figure]:  # fmt: skip
     """One row per 2-D target: the target's log density, then each method's learned one (its
-    lowest seed), on one colour scale; the true modes marked."""
+    lowest seed), on the row's own colour scale (`_DENSITY_RANGE` nats below the target's highest
+    value, its colour bar at the row's end); the true modes marked."""
     if density.empty:
         return []
     targets = list(dict.fromkeys(density.target))
     shown = _shown(methods, density.method)
     first = density.groupby(["target", "method"]).seed.transform("min") == density.seed
     density = density[first]
-    top = float(truth[truth.target.isin(targets)].log_p.max())
-    scale = {"vmin": top - _DENSITY_RANGE, "vmax": top, "cmap": "viridis", "origin": "lower"}
-    fig, axes = _grid(len(targets), len(shown) + 1, 1.7, 1.75)
+    fig, axes = _grid(len(targets), len(shown) + 1, 2.5, 2.5)
+    drawn = {}  # per row, an image on its scale (for the colour bar)
     for row, target in enumerate(targets):
+        top = float(truth[truth.target == target].log_p.max())
+        scale = {"vmin": top - _DENSITY_RANGE, "vmax": top, "cmap": "viridis", "origin": "lower"}
         panels = [("target", truth[truth.target == target])]
         panels += [
             (m.display, density[(density.target == target) & (density.method == m.method)])
@@ -267,25 +434,27 @@ def densities(
                 ax.set_axis_off()
                 continue
             image, extent = _image(frame)
-            drawn = ax.imshow(image, extent=extent, interpolation="bilinear", **scale)
+            drawn[row] = ax.imshow(image, extent=extent, interpolation="bilinear", **scale)
             _mark_modes(ax, modes[modes.target == target])
             if row == 0:
-                ax.set_title(title, fontsize=8)
+                ax.set_title(title, fontsize=9)
             if col == 0:
-                ax.set_ylabel(target, fontsize=9)
+                ax.set_ylabel(target, fontsize=10)
             if col > 0:
                 colour = shown.colour.iloc[col - 1]
                 for spine in ax.spines.values():
                     spine.set(color=colour, linewidth=2)
     fig.tight_layout()
-    bar = fig.colorbar(drawn, ax=axes, shrink=0.8, pad=0.01, extend="min")
-    bar.set_label("log density")
+    for row, image in drawn.items():
+        bar = fig.colorbar(image, ax=list(axes[row]), shrink=0.9, pad=0.01, extend="both")
+        bar.set_label("log density")
     name = _save(fig, out, "densities")
     caption = (
         "Learned log densities (normalised) beside each 2-D target (left column), one colour "
-        f"scale for all panels, clipped {_DENSITY_RANGE:.0f} nats below the targets' highest "
-        "value; + marks the true means, dotted circles the rings' radii; each method's panel is "
-        "framed in its colour (lowest seed shown). Look for modes that are missing, merged or "
+        f"scale per row, from the target's highest value down {_DENSITY_RANGE:.0f} nats (clipped "
+        "at both ends); + marks the true means, dotted circles the rings' radii; each method's "
+        "panel is framed in its colour (lowest seed shown). Look for modes that are missing, "
+        "merged or "
         "smeared along a ridge, and for mass where the target has none; the brightness of a "
         "mode against its neighbours is its weight."
     )
@@ -321,19 +490,19 @@ def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]
                 where = by[x].median()
                 ax.fill_between(where, by.excess.min(), by.excess.max(), color=method.colour,
                                 alpha=0.15, lw=0)  # fmt: skip
-                ax.plot(where, by.excess.median(), color=method.colour, marker="o", ms=2.5, lw=1.3)
+                ax.plot(where, by.excess.median(), color=method.colour, marker=method.marker,
+                        ms=4.5, mec="white", mew=0.5, lw=1.3)  # fmt: skip
             ax.axhline(0.01, color="black", lw=1, ls="--")
             ax.set(xscale="log", yscale="log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            _log_ticks(ax.xaxis, excess[excess.target == target][x])
+            _log_ticks(ax.yaxis, pd.Series([*excess[excess.target == target].excess, 0.01]))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 + v:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
             if row == len(targets) - 1:
                 ax.set_xlabel(label)
             if col == 0:
                 ax.set_ylabel(f"{target}\nmax R-hat")
-    _method_legend(fig, shown, loc="upper center", ncol=min(5, len(shown)),
-                   bbox_to_anchor=(0.5, 1.0 + 0.035 * -(-len(shown) // 5)))  # fmt: skip
     fig.tight_layout()
+    _method_legend(fig, shown, ncol=min(5, len(shown)))
     name = _save(fig, out, "mixing")
     labels = [label for _, label in axes_shown]
     per = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
@@ -351,33 +520,61 @@ def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]
 _SOURCES = [("weight_model", "EBM density"), ("weight_negatives", "negatives")]
 
 
+_RATIO_MIN_RANGE = (0.8, 1.25)  # a ratio axis spans at least this, whatever the spread,
+_RATIO_MAX_RANGE = (1e-2, 1e2)  # and at most this (a ratio of 1/100 is a mode lost)
+
+
 def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
-    """Dot-and-interval: per target and source, each method's weight of each mode (mean over
-    seeds, interval min–max) beside the true weight."""
+    """Dot-and-interval: per target and source, each method's weight of each mode as a ratio to
+    the true weight (mean over seeds, interval min–max), on a log axis fitted to the bulk of the
+    panel's ratios (`_bulk`; beyond it, triangles on the edge); "n/e" in a method's row where no
+    seed's weights are estimable, "no result" where it has no finished run (or, in a suite with a
+    grid, no variant the tuned view selects)."""
     if weights.empty:
         return []
     targets = list(dict.fromkeys(weights.target))
     shown = _shown(methods, weights.method)
     row_of = {m: i for i, m in enumerate(shown.method)}
-    fig, axes = _grid(len(targets), len(_SOURCES), 3.6, 0.32 * len(shown) + 1.0, sharey=True)
+    colour_of = dict(zip(shown.method, shown.colour, strict=True))
+    n_modes = [weights[weights.target == t]["mode"].nunique() for t in targets]
+    heights = [len(shown) * (0.32 + 0.012 * n) + 1.0 for n in n_modes]  # room for many modes
+    fig, axes = plt.subplots(len(targets), len(_SOURCES), figsize=(3.6 * len(_SOURCES),
+                             sum(heights)), squeeze=False, sharey=True,
+                             gridspec_kw={"height_ratios": heights})  # fmt: skip
     for row, target in enumerate(targets):
         part = weights[weights.target == target]
-        n_modes = part["mode"].nunique()
-        offsets = np.linspace(-0.3, 0.3, n_modes) if n_modes > 1 else np.zeros(1)
-        truth = part.groupby("mode").weight_true.first()
+        modes = n_modes[row]
+        offsets = np.linspace(-0.3, 0.3, modes) if modes > 1 else np.zeros(1)
+        ms = 3.5 if modes <= 10 else 2.0
         for col, (source, label) in enumerate(_SOURCES):
             ax = axes[row, col]
-            summary = part.groupby(["method", "mode"])[source].agg(["mean", "min", "max"])
+            ratio = part.assign(ratio=part[source] / part.weight_true)
+            summary = ratio.groupby(["method", "mode"]).ratio.agg(["mean", "min", "max"])
+            summary = summary[summary["mean"].notna()]
+            low, high = _bulk(summary["mean"], log=True, include=_RATIO_MIN_RANGE)
+            limits = (max(low, _RATIO_MAX_RANGE[0]), min(high, _RATIO_MAX_RANGE[1]))
+            ax.set_xscale("log")
+            ax.set_xlim(limits)
+            beyond = []
             for (method, mode), s in summary.iterrows():
-                y = row_of[method] + offsets[mode]
-                colour = shown.set_index("method").colour[method]
-                ax.plot([s["min"], s["max"]], [y, y], color=colour, lw=1.2)
-                ax.plot(s["mean"], y, "o", color=colour, ms=3.5)
-                ax.plot(truth[mode], y, "|", color="black", ms=5, mew=1.2)
-            high = max(float(part[[s for s, _ in _SOURCES]].max().max()), float(truth.max()))
-            ax.set_xlim(-0.02, min(1.02, 1.15 * high))
+                y, colour = row_of[method] + offsets[mode], colour_of[method]
+                ax.plot(np.clip([s["min"], s["max"]], *limits), [y, y], color=colour, lw=1.2)
+                if limits[0] <= s["mean"] <= limits[1]:
+                    ax.plot(s["mean"], y, "o", color=colour, ms=ms)
+                else:
+                    beyond.append((y, s["mean"], colour))
+            _edge_marks(ax, "x", beyond, limits, label=False)
+            ax.axvline(1.0, color="black", lw=1)
+            estimable = set(summary.index.get_level_values("method"))
+            for method, i in row_of.items():
+                if method not in estimable:
+                    text = "n/e" if method in set(part.method) else "no result"
+                    ax.text(np.sqrt(limits[0] * limits[1]), i, text, ha="center", va="center",
+                            fontsize=7, style="italic", color="0.35",
+                            bbox={"fc": "white", "ec": "0.6", "lw": 0.5, "pad": 1.5})  # fmt: skip
+            _log_ticks(ax.xaxis, pd.Series(limits))
             ax.set_title(f"{target}: {label}", fontsize=9)
-            ax.set_xlabel("mode weight")
+            ax.set_xlabel("mode weight / true weight")
             ax.grid(axis="y", visible=False)
             for i in range(len(shown) - 1):
                 ax.axhline(i + 0.5, color="0.85", lw=0.6)
@@ -386,21 +583,43 @@ def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> lis
     fig.tight_layout()
     name = _save(fig, out, "mode_weights")
     caption = (
-        "Final mode weights against the truth: one row per method, within it one dot per mode "
-        "(mode 0 at the top; mean over seeds, the bar spans the seeds) and a black tick at that "
-        "mode's true weight. Left: the EBM's own density; right: its negatives. A dot on its tick "
-        "is a weight learned; a row whose dots sit at 0 and 1 is a method that put all its mass "
-        "in one mode; negatives far from the EBM's weights are a biased training signal."
+        "Final mode weights against the truth, as the ratio of each mode's weight to its true "
+        "weight (log axis; 1, the black line, is a weight learned): one row per method, within "
+        "it one dot per mode (mode 0 at the top; mean over seeds, the bar spans the seeds). Each "
+        "panel's range is fitted to the bulk of its ratios (within "
+        f"{_FENCE:g} interquartile ranges of the quartiles of their logs, and at least "
+        f"{_RATIO_MIN_RANGE[0]:g}–{_RATIO_MIN_RANGE[1]:g}, at most "
+        f"{_RATIO_MAX_RANGE[0]:g}–{_RATIO_MAX_RANGE[1]:g}): a ratio beyond it, a mode the EBM "
+        "lost (ratio 0) or one that took the mass of others, is a triangle on the edge. Left: "
+        "the EBM's own density; right: its negatives. `n/e`: no seed's weights estimable; `no "
+        "result`: no finished run, or in a suite with a grid no variant the tuned view could "
+        "select (its normaliser refused on a seed); a "
+        "row whose dots sit at both edges is a method that put all its mass in a few modes; "
+        "negatives far from the EBM's weights are a biased training signal."
     )
     return [(name, caption)]
 
 
 _COSTS = [("grad_evals", "training gradient evaluations"), ("train_seconds", "training seconds")]
+_DODGE_COST = 0.04  # decades between methods whose median costs agree within 1 %
+
+
+def _dodged(costs: pd.Series) -> pd.Series:
+    """A factor per method (index) on a log cost axis that sets apart, by `_DODGE_COST` decades
+    each, methods whose median `costs` agree within 1 % (the gradient evaluations of methods
+    with the same steps per iteration); 1 for the others."""
+    order = costs.dropna().sort_values()
+    group = (order / order.shift()).gt(1.01).cumsum()  # a new group where the cost moves on
+    rank = order.groupby(group).cumcount()
+    size = order.groupby(group).transform("size")
+    return (10 ** (_DODGE_COST * (rank - (size - 1) / 2))).reindex(costs.index)
 
 
 def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
     """Mode-weight TV of the EBM against training cost: one point per run, each method's median
-    (larger marker) joined to its runs."""
+    (larger marker) joined to its runs; methods at one median cost set apart (`_dodged`); the
+    reference methods' (the oracle's) median TV a dashed line, or a note where it lies beyond the
+    others' range, so that it never sets the axis."""
     ok = runs[(runs.status == "ok") & (runs.mw_tv_model > 0)]
     if ok.empty:
         return []
@@ -409,32 +628,54 @@ def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
     fig, axes = _grid(len(targets), len(_COSTS), 3.4, 2.6, sharey="row")
     for row, target in enumerate(targets):
         part = ok[ok.target == target]
+        trained = ~part.method.isin(REFERENCE_METHODS)
+        references = part[~trained] if trained.any() else part.iloc[:0]
+        part = part[trained] if trained.any() else part
         for col, (cost, label) in enumerate(_COSTS):
             ax = axes[row, col]
+            factor = _dodged(part.groupby("method")[cost].median())
             for method in shown.itertuples():
                 points = part[part.method == method.method]
                 if points.empty:
                     continue
-                cx, cy = points[cost].median(), points.mw_tv_model.median()
-                for px, py in zip(points[cost], points.mw_tv_model, strict=True):
+                x = points[cost] * factor[method.method]
+                cx, cy = x.median(), points.mw_tv_model.median()
+                for px, py in zip(x, points.mw_tv_model, strict=True):
                     ax.plot([cx, px], [cy, py], color=method.colour, lw=0.7, alpha=0.6)
-                ax.plot(points[cost], points.mw_tv_model, "o", color=method.colour, ms=3, alpha=0.7)
-                ax.plot(cx, cy, "o", color=method.colour, ms=8, mec="white", mew=1)
+                ax.plot(x, points.mw_tv_model, method.marker, color=method.colour, ms=3,
+                        alpha=0.7)  # fmt: skip
+                ax.plot(cx, cy, method.marker, color=method.colour, ms=8, mec="white", mew=1)
             ax.set(xscale="log", yscale="log")
             _log_ticks(ax.xaxis, part[cost])
             if row == len(targets) - 1:
                 ax.set_xlabel(label)
             if col == 0:
                 ax.set_ylabel(f"{target}\nmode-weight TV")
-    _method_legend(fig, shown, loc="upper center", ncol=min(5, len(shown)),
-                   bbox_to_anchor=(0.5, 1.0 + 0.035 * -(-len(shown) // 5)))  # fmt: skip
+        low, high = axes[row, 0].get_ylim()  # the trained methods' range, shared by the row
+        for ax in axes[row]:
+            ax.set_ylim(low, high)
+            _log_ticks(ax.yaxis, pd.Series([low, high]))
+            for method in shown[shown.method.isin(set(references.method))].itertuples():
+                tv = references[references.method == method.method].mw_tv_model.median()
+                if low <= tv <= high:
+                    ax.axhline(tv, color=method.colour, lw=1.2, ls="--")
+                else:
+                    ax.text(0.02, 0.03 if tv < low else 0.97,
+                            f"{method.display}: {format_number(tv)} {'↓' if tv < low else '↑'}",
+                            transform=ax.transAxes, fontsize=7, color=method.colour,
+                            va="bottom" if tv < low else "top")  # fmt: skip
     fig.tight_layout()
+    _method_legend(fig, shown, ncol=min(5, len(shown)),
+                   dashed=frozenset(shown.method) & REFERENCE_METHODS)  # fmt: skip
     name = _save(fig, out, "error_vs_cost")
     caption = (
         "Accuracy against cost: total-variation distance of the EBM's mode weights to the truth "
         "against training gradient evaluations (hardware-independent) and seconds (this "
         "machine), one small point per run, the large point each method's median, joined to its "
-        "runs. Lower left is better; a method is worth its cost when no other method lies below "
+        "runs; methods whose median costs agree within 1 % are set apart by "
+        f"{_DODGE_COST:g} decades each (same cost, side by side). The oracle trains nothing: its "
+        "median TV is a dashed line, or, below the trained methods' range, a note in the corner. "
+        "Lower left is better; a method is worth its cost when no other method lies below "
         "and to the left of it; a long spread of spokes is a method that depends on its seed."
     )
     return [(name, caption)]
@@ -446,7 +687,6 @@ _COST_PANELS = [
     for cost in (("grad_evals", "training gradient evaluations"), ("seconds", "training seconds"))
     for metric in (("mw_tv_model", "mode-weight TV"), ("logdens_err", "log-density error"))
 ]
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
 
 
 def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
@@ -465,15 +705,14 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
         for col, ((metric, label), (cost, cost_label)) in enumerate(_COST_PANELS):
             ax = axes[row, col]
             drawn = part[(part[metric] > 0) & (part[cost] > 0)]
-            for i, method in enumerate(trained.itertuples()):
+            for method in trained.itertuples():
                 runs = drawn[drawn.method == method.method]
                 if runs.empty:
                     continue
                 at = runs.groupby("iteration")
                 x, y = at[cost].median(), at[metric]
                 ax.fill_between(x, y.min(), y.max(), color=method.colour, alpha=0.15, lw=0)
-                ax.plot(x, y.median(), color=method.colour, lw=1.4,
-                        marker=_MARKERS[i % len(_MARKERS)], ms=3.5)  # fmt: skip
+                ax.plot(x, y.median(), color=method.colour, lw=1.4, marker=method.marker, ms=3.5)
             oracle = drawn[drawn.method.isin(REFERENCE_METHODS)][metric]
             if len(oracle):
                 ax.axhline(oracle.median(), color="black", lw=1, ls="--")
@@ -484,10 +723,9 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
             ax.set_xlabel(cost_label)
             ax.set_ylabel(f"{target}\n{label}" if col == 0 else label)
     handles = [
-        Line2D([], [], color=m.colour, lw=1.4, marker=_MARKERS[i % len(_MARKERS)], ms=3.5,
-               label=m.display)
-        for i, m in enumerate(trained.itertuples())
-    ]  # fmt: skip
+        Line2D([], [], color=m.colour, lw=1.4, marker=m.marker, ms=3.5, label=m.display)
+        for m in trained.itertuples()
+    ]
     if shown.method.isin(REFERENCE_METHODS).any():
         handles.append(
             Line2D([], [], color="black", lw=1, ls="--", label="oracle (p★: the estimate's error)")
@@ -544,10 +782,11 @@ def _swept_lines(part: pd.DataFrame, others: list[str]) -> list[tuple[str, str, 
 def _draw_sweep(
     ax: plt.Axes, line: pd.DataFrame, name: str, metric: str, position: dict, log: bool,
     chosen: set[str], **style: object,
-) -> bool:  # fmt: skip
+) -> list[tuple[float, float]]:  # fmt: skip
     """One line: per value of `name`, the centre of `metric` over seeds and its t interval (on a
     log axis the geometric mean and the interval of the logs, as in the tables); a ring on a
-    variant in `chosen`. False when no value has a number."""
+    variant in `chosen`. Returns the (position, centre) points drawn: none when no value has a
+    number."""
     points = sorted(
         (position[value], t_interval(at[metric], scale="log" if log else "linear"),
          at.variant.iloc[0])
@@ -555,7 +794,7 @@ def _draw_sweep(
     )  # fmt: skip
     points = [p for p in points if p[1].n]
     if not points:
-        return False
+        return []
     x = [p[0] for p in points]
     mean, low, high = (np.array([getattr(p[1], k) for p in points]) for k in Interval._fields[:3])
     ax.plot(x, mean, marker="o", ms=3.5, lw=1.3, **style)
@@ -563,7 +802,7 @@ def _draw_sweep(
     for px, py, (_, _, variant) in zip(x, mean, points, strict=True):
         if variant in chosen:
             ax.plot(px, py, "o", ms=9, mfc="none", mec=style["color"], mew=1.4)
-    return True
+    return list(zip(x, mean.tolist(), strict=True))
 
 
 def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]:
@@ -602,19 +841,27 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
             for row, (metric, label, log) in enumerate(rows):
                 ax = axes[row, col]
                 styles: dict[str, int] = {}  # per method, the lines drawn so far
+                centres: list[tuple[float, float, Colour]] = []
                 for j, (method, text, line) in enumerate(lines):
                     styles[method] = styles.get(method, -1) + 1
                     ls = _LINE_STYLES[styles[method] % len(_LINE_STYLES)]
                     style = {"color": colours[method], "ls": ls}
                     shift = _DODGE * spread * (j - (len(lines) - 1) / 2)  # lines side by side
                     at = {v: x * 10**shift if logx else x + shift for v, x in position.items()}
-                    if _draw_sweep(ax, line, name, metric, at, log, picked, **style):
+                    drawn = _draw_sweep(ax, line, name, metric, at, log, picked, **style)
+                    if drawn:
                         legend.setdefault(text, Line2D([], [], marker="o", ms=3.5, label=text,
                                                        **style))  # fmt: skip
+                        centres += [(px, py, colours[method]) for px, py in drawn]
                 if log:
                     ax.set_yscale("log")
-                else:  # a log-likelihood: linear within ±1, log beyond, so outliers stay legible
-                    ax.set_yscale("symlog", linthresh=1.0)
+                # the bulk of the centres sets the range, so that one diverged variant does not
+                # flatten the others: the centres beyond it are triangles on the edge, labelled
+                limits = _bulk([c[1] for c in centres], log)
+                ax.set_ylim(limits)
+                _edge_marks(ax, "y", centres, limits, label=True)
+                if log:
+                    _log_ticks(ax.yaxis, pd.Series(limits))
                 if logx:
                     ax.set_xscale("log")
                     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
@@ -625,10 +872,9 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
                     ax.set_xlabel(name)
                 if col == 0:
                     ax.set_ylabel(label)
-        fig.legend(handles=list(legend.values()), loc="upper center", frameon=False,
-                   ncol=min(4, len(legend)),
-                   bbox_to_anchor=(0.5, 1.0 + 0.03 * -(-len(legend) // 4)))  # fmt: skip
         fig.tight_layout()
+        fig.legend(handles=list(legend.values()), loc="lower center", frameon=False,
+                   ncol=min(4, len(legend)), bbox_to_anchor=(0.5, 1.0))  # fmt: skip
         file = _save(fig, out, f"sensitivity_{name}")
         caption = (
             f"Sensitivity to `{name}`: per target (columns), each headline metric (rows) against "
@@ -636,7 +882,10 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
             "method, dashed or dotted for another value of its other swept hyperparameters (in "
             "the legend); the point is the mean over seeds, the bar its 95 % Student-t interval "
             "(none from one seed; on a log axis the geometric mean and the t-interval of the logs "
-            "transformed back, as in the tables). A ring marks "
+            "transformed back, as in the tables). Each panel's range is fitted to the bulk of its "
+            f"points (within {_FENCE:g} interquartile ranges of the quartiles, on a log axis of "
+            "the logs): a point beyond it is a triangle on the panel's edge, labelled with its "
+            "value, and bars running off the panel are cut. A ring marks "
             "the variant the tuned view selects by held-out log-likelihood (top row) alone. A "
             "method whose ring also sits at its lowest mode-weight TV and log-density error is "
             "tuned well without the truth; a flat line is a setting that does not matter; a "
@@ -680,8 +929,10 @@ def make_figures(frames: Frames, out: Path, swept: list[str] | None = None) -> l
     out.mkdir(parents=True, exist_ok=True)
     swept = list(swept or [])
     shown = tuned_view(frames) if swept and CRITERION in frames.runs else frames
+    codes = list(shown.methods.method)
     methods = shown.methods.assign(
-        colour=shown.methods.method.map(method_palette(list(shown.methods.method)))
+        colour=shown.methods.method.map(method_palette(codes)),
+        marker=shown.methods.method.map(method_markers(codes)),
     )
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
         return [
