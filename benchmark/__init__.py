@@ -6,7 +6,7 @@ that `import benchmark` stays cheap: `benchmark.run(...)`, `benchmark.load_runs(
 
 from typing import Any
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 _API = (
     "ConfigError",

@@ -370,7 +370,7 @@ def test_the_estimate_counts_runs_measured_nowhere_apart(tmp_path):
 
 
 def test_a_newcomers_quick_benchmark_is_priced_from_reports_quick(monkeypatch):
-    """`make benchmark` on a fresh clone: 81 runs into an empty results/quick, priced from the
+    """`make benchmark` on a fresh clone: every run into an empty results/quick, priced from the
     committed reports/quick, of the order of the wall-clock that reference took."""
     monkeypatch.chdir(ROOT)  # as make runs it
     config = load_config("benchmark/configs/quick.toml")
@@ -380,7 +380,8 @@ def test_a_newcomers_quick_benchmark_is_priced_from_reports_quick(monkeypatch):
     expected = store.expected_runs(config.resolved())
     line = runner.estimate_line(todo, ROOT / "results/no-such-dir", expected, 2, [reference])
     cpus = {r["versions"]["cpu"] for r in records(reference).values()}
-    start = "81 runs to do, 900 iterations each, on 2 worker(s): about "
+    iterations = config.settings.iterations
+    start = f"{len(todo)} runs to do, {iterations} iterations each, on 2 worker(s): about "
     assert line.startswith(start)
     made_on = ", ".join(sorted(cpus))
     assert line.endswith(f" min from the cost of reports/quick's runs (made on {made_on})")
