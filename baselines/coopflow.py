@@ -24,16 +24,16 @@ from torch import Tensor
 
 from benchmark.flows import Flow, maximum_likelihood_step
 from benchmark.method import (
-    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
+    counted_potential,
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, flow_fitter, make_flow, run_ula
+from benchmark.parts import FlowParams, flow_fitter, flow_started, make_flow, run_ula
 from benchmark.registry import register_method
-from benchmark.samplers import ULA, EvalCounter, Potential
+from benchmark.samplers import ULA, EvalCounter
 
 __all__ = ["CoopFlowParams", "paper_step_size", "refine", "pretrain", "fit"]
 
@@ -121,7 +121,7 @@ def fit(
         generator,
         problem.counter,
     )
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     sampler = ULA(potential, params.step_size or paper_step_size(ebm.dim))
 
     def negatives(iteration: int) -> Tensor:
@@ -130,13 +130,4 @@ def fit(
 
     fit_flow = flow_fitter(problem, flow, params.flow_lr)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
-    return FittedModel(
-        ebm=ebm,
-        negatives=trained.negatives,
-        initial=flow.sample(VIEW_DRAWS, generator),
-        sampler=sampler,
-        start=flow.sample(params.batch_size, generator),
-        checkpoints=trained.checkpoints,
-        counter=problem.counter,
-        proposal=flow,
-    )
+    return flow_started(problem, trained, sampler, flow, params.batch_size, generator)

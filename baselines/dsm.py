@@ -29,11 +29,12 @@ from benchmark.method import (
     Progress,
     checkpoint_iterations,
     cost_so_far,
+    counted_potential,
     require,
 )
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
-from benchmark.samplers import ULA, Potential
+from benchmark.samplers import ULA
 
 __all__ = ["DSMParams", "dsm_loss", "fit"]
 
@@ -73,7 +74,7 @@ def fit(
 ) -> FittedModel:
     """Fit the EBM's score to the noised data's; sample it with ULA from the noise."""
     ebm, data = problem.ebm, problem.data
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     sampler = ULA(potential, langevin_step_size(params, ebm.dim))
     noise = make_noise(problem, params)
     optimizer = torch.optim.Adam(ebm.energy.parameters(), lr=params.lr, fused=True)

@@ -14,10 +14,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.method import (
+    VIEW_DRAWS,
+    FittedModel,
+    Problem,
+    Progress,
+    counted_potential,
+    maximum_likelihood,
+)
 from benchmark.parts import FlowMCParams, build_flowmc, flow_fitter, make_flow, warm_up
 from benchmark.registry import register_method
-from benchmark.samplers import Potential
 
 __all__ = ["FlowMCEBMParams", "fit"]
 
@@ -39,7 +45,7 @@ def fit(
     """Train the tilted EBM with persistent flowMC chains (one per negative)."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     sampler = build_flowmc(potential, flow, params, compiled=problem.compile)
     chains = flow.sample(params.batch_size, generator)  # = ρ, the EBM at E ≡ 0
     problem.counter.add(flow=params.batch_size)

@@ -35,12 +35,13 @@ from benchmark.method import (
     Problem,
     Progress,
     TrainParams,
+    counted_potential,
     maximum_likelihood,
     require,
 )
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise
 from benchmark.registry import register_method
-from benchmark.samplers import ULA, Potential, State
+from benchmark.samplers import ULA, State
 
 __all__ = ["JarzynskiParams", "JarzynskiWalkers", "fit"]
 
@@ -135,7 +136,7 @@ def fit(
     problem: Problem, params: JarzynskiParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM on `batch_size` weighted walkers started from ρ (= the EBM at E ≡ 0)."""
-    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
+    potential = counted_potential(problem.ebm, problem.counter)
     step_size = params.step_size or langevin_step_size(LangevinParams(), problem.ebm.dim)
     sampler = ULA(potential, step_size)
     noise = make_noise(problem, LangevinParams(noise="gaussian"))  # the tilt ρ

@@ -20,16 +20,16 @@ from torch import Tensor
 
 from benchmark.flows import Flow
 from benchmark.method import (
-    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
+    counted_potential,
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, flow_fitter, make_flow, warm_up
+from benchmark.parts import FlowParams, flow_fitter, flow_started, make_flow, warm_up
 from benchmark.registry import register_method
-from benchmark.samplers import NeuralTransportMALA, Potential
+from benchmark.samplers import NeuralTransportMALA
 
 __all__ = ["NTEBMParams", "latent_mala", "fit"]
 
@@ -83,7 +83,7 @@ def fit(
     """Train the tilted EBM with latent MALA chains started from the flow each iteration."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     sampler = NeuralTransportMALA(potential, flow, params.step_size, params.target_accept)
 
     def negatives(iteration: int) -> Tensor:
@@ -91,13 +91,4 @@ def fit(
 
     fit_flow = flow_fitter(problem, flow, params.flow_lr)
     trained = maximum_likelihood(problem, params, generator, progress, negatives, fit_flow)
-    return FittedModel(
-        ebm=ebm,
-        negatives=trained.negatives,
-        initial=flow.sample(VIEW_DRAWS, generator),
-        sampler=sampler,
-        start=flow.sample(params.batch_size, generator),
-        checkpoints=trained.checkpoints,
-        counter=problem.counter,
-        proposal=flow,
-    )
+    return flow_started(problem, trained, sampler, flow, params.batch_size, generator)

@@ -29,6 +29,7 @@ from benchmark.method import (
     RecentDraws,
     checkpoint_iterations,
     cost_so_far,
+    counted_potential,
     require,
 )
 from benchmark.parts import FlowMCParams, LangevinParams, build_flowmc, make_flow, make_noise
@@ -123,7 +124,7 @@ def fit(
     base_std = float(problem.ebm.base_std)
     ebm = TiltedEBM(TrueEnergy(problem.target, base_std), problem.ebm.dim, base_std)
     ebm = ebm.to(problem.data.device)
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     if params.sampler == "replica_exchange":
         return _replica_exchange(problem, params, ebm, potential, generator, progress)
     flow = make_flow(problem, params)

@@ -18,10 +18,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood, require
+from benchmark.method import (
+    VIEW_DRAWS,
+    FittedModel,
+    Problem,
+    Progress,
+    counted_potential,
+    maximum_likelihood,
+    require,
+)
 from benchmark.parts import LangevinParams, Noise, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
-from benchmark.samplers import ULA, Potential
+from benchmark.samplers import ULA
 
 __all__ = ["PCDParams", "buffer_starts", "fit"]
 
@@ -71,7 +79,7 @@ def fit(
     problem: Problem, params: PCDParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM with ULA chains drawn from, and returned to, a replay buffer."""
-    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
+    potential = counted_potential(problem.ebm, problem.counter)
     sampler = ULA(potential, langevin_step_size(params, problem.ebm.dim))
     noise = make_noise(problem, params)
     buffer = noise(params.buffer_size, generator)

@@ -24,12 +24,13 @@ from benchmark.method import (
     Problem,
     Progress,
     TrainParams,
+    counted_potential,
     maximum_likelihood,
     require,
 )
 from benchmark.parts import LangevinParams, make_noise
 from benchmark.registry import register_method
-from benchmark.samplers import Potential, ReplicaExchange, geometric_ladder
+from benchmark.samplers import ReplicaExchange, geometric_ladder
 
 __all__ = ["PTEBMParams", "fit"]
 
@@ -75,7 +76,7 @@ def fit(
 ) -> FittedModel:
     """Train the tilted EBM with `batch_size` persistent replica-exchange chains from ρ."""
     ebm = problem.ebm
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     betas = geometric_ladder(params.rungs, params.beta_min)
     sampler = ReplicaExchange(
         potential, ebm.base_std, betas, params.step_size, params.target_accept

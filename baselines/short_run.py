@@ -15,10 +15,17 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import VIEW_DRAWS, FittedModel, Problem, Progress, maximum_likelihood
+from benchmark.method import (
+    VIEW_DRAWS,
+    FittedModel,
+    Problem,
+    Progress,
+    counted_potential,
+    maximum_likelihood,
+)
 from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 from benchmark.registry import register_method
-from benchmark.samplers import ULA, Potential
+from benchmark.samplers import ULA
 
 __all__ = ["ShortRunParams", "fit"]
 
@@ -39,7 +46,7 @@ def fit(
     problem: Problem, params: ShortRunParams, generator: torch.Generator, progress: Progress
 ) -> FittedModel:
     """Train the tilted EBM with K-step ULA runs from fresh noise."""
-    potential = Potential(problem.ebm.potential, problem.counter, problem.ebm.potential_and_grad)
+    potential = counted_potential(problem.ebm, problem.counter)
     sampler = ULA(potential, langevin_step_size(params, problem.ebm.dim))
     noise = make_noise(problem, params)
 

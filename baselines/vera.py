@@ -36,6 +36,7 @@ from benchmark.method import (
     Problem,
     Progress,
     TrainParams,
+    counted_potential,
     maximum_likelihood,
     require,
 )
@@ -233,7 +234,7 @@ def fit(
     ebm = problem.ebm
     q = Generator(ebm.dim, float(ebm.base_std), params.generator_hidden).to(problem.data.device)
     optimizer, posterior_optimizer = make_optimizers(q, params)
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
 
     def draw(n: int = params.batch_size) -> Tensor:
         with torch.no_grad():

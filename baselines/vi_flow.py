@@ -23,14 +23,14 @@ from torch import Tensor
 
 from benchmark.flows import Flow
 from benchmark.method import (
-    VIEW_DRAWS,
     FittedModel,
     Problem,
     Progress,
+    counted_potential,
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, make_flow, warm_up
+from benchmark.parts import FlowParams, flow_started, make_flow, warm_up
 from benchmark.registry import register_method
 from benchmark.samplers import IMH, MALA, FlowMC, Potential
 
@@ -116,7 +116,7 @@ def fit(
     """Train the tilted EBM on draws of a flow that follows it by reverse KL."""
     ebm = problem.ebm
     flow = make_flow(problem, params)
-    potential = Potential(ebm.potential, problem.counter, ebm.potential_and_grad)
+    potential = counted_potential(ebm, problem.counter)
     optimizer = torch.optim.Adam(flow.parameters(), lr=params.flow_lr, fused=True)
 
     def negatives(iteration: int) -> Tensor:
@@ -131,13 +131,4 @@ def fit(
     sampler = FlowMC(local, IMH(potential, flow), [("global", 1), ("local", params.local_steps)])
     problem.counter.add(flow=params.batch_size)  # the warm-up's start, counted as it is
     warm_up(sampler, flow.sample(params.batch_size, generator), params.mala_warmup, generator)
-    return FittedModel(
-        ebm=ebm,
-        negatives=trained.negatives,
-        initial=flow.sample(VIEW_DRAWS, generator),
-        sampler=sampler,
-        start=flow.sample(params.batch_size, generator),
-        checkpoints=trained.checkpoints,
-        counter=problem.counter,
-        proposal=flow,
-    )
+    return flow_started(problem, trained, sampler, flow, params.batch_size, generator)

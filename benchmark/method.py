@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .energy import TiltedEBM
 from .errors import ParamError
-from .samplers import EvalCounter, Proposal, Sampler
+from .samplers import EvalCounter, Potential, Proposal, Sampler
 from .targets import Target
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Progress",
     "checkpoint_iterations",
     "cost_so_far",
+    "counted_potential",
     "maximum_likelihood",
     "require",
 ]
@@ -172,6 +173,12 @@ class Training(NamedTuple):
 
 class DivergenceError(RuntimeError):
     """Training produced non-finite energies or negatives."""
+
+
+def counted_potential(ebm: TiltedEBM, counter: EvalCounter) -> Potential:
+    """The EBM's U(x) = E_θ(x) − log ρ(x) as a sampler's potential, its evaluations counted on
+    `counter` (a method's: `Problem.counter`), its gradient by `TiltedEBM.potential_and_grad`."""
+    return Potential(ebm.potential, counter, ebm.potential_and_grad)
 
 
 def checkpoint_iterations(iterations: int, count: int) -> set[int]:

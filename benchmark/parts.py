@@ -21,7 +21,7 @@ from torch import Tensor
 
 from .compiled import compiled as compiled_fn
 from .flows import Flow, maximum_likelihood_step
-from .method import Problem, TrainParams, require
+from .method import VIEW_DRAWS, FittedModel, Problem, Training, TrainParams, require
 from .samplers import IMH, ISIR, MALA, ULA, FlowMC, Info, Potential, Sampler, State
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "FlowParams",
     "make_flow",
     "flow_fitter",
+    "flow_started",
     "FlowMCParams",
     "build_flowmc",
     "AdaptiveSampler",
@@ -164,6 +165,29 @@ def flow_fitter(problem: Problem, flow: Flow, lr: float) -> Callable[[Tensor], N
         problem.counter.add(flow=x.shape[0])
 
     return fit
+
+
+def flow_started(
+    problem: Problem,
+    trained: Training,
+    sampler: Sampler,
+    flow: Flow,
+    chains: int,
+    generator: torch.Generator,
+) -> FittedModel:
+    """What a method whose flow proposes hands to the evaluation: its EBM and last negatives,
+    the initial view and `chains` diagnostic chains' starts drawn from the flow (in that order;
+    uncounted, docs/SCIENCE.md §7.7), the flow as the importance sampling's proposal."""
+    return FittedModel(
+        ebm=problem.ebm,
+        negatives=trained.negatives,
+        initial=flow.sample(VIEW_DRAWS, generator),
+        sampler=sampler,
+        start=flow.sample(chains, generator),
+        checkpoints=trained.checkpoints,
+        counter=problem.counter,
+        proposal=flow,
+    )
 
 
 @dataclass(frozen=True)
