@@ -261,21 +261,20 @@ def truth_density_frame(
 
 
 def modes_frame(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
-    """Where each mode of each target lies: target, mode, and for a Gaussian mixture its mean's
-    first two coordinates x, y, for rings the radius (NaN otherwise)."""
+    """Where each mode of each target is marked (`Target.mode_markers`): target, mode, its
+    centre's first two coordinates x, y and its ring radius (NaN where it has none)."""
     rows = []
     for entry in suite_targets:
         target = suite_target(entry)
-        means = getattr(target, "means", None)
-        radii = getattr(target, "radii", None)
+        centres, radii = target.mode_markers()
         for k in range(target.n_modes):
             rows.append(
                 {
                     "target": entry["name"],
                     "mode": k,
-                    "x": float(means[k, 0]) if means is not None else np.nan,
-                    "y": float(means[k, 1]) if means is not None else np.nan,
-                    "radius": float(radii[k]) if radii is not None else np.nan,
+                    "x": float(centres[k, 0]),
+                    "y": float(centres[k, 1]),
+                    "radius": float(radii[k]),
                 }
             )
     return pd.DataFrame(rows, columns=["target", "mode", "x", "y", "radius"])

@@ -32,6 +32,9 @@ def test_a_preset_is_a_target_with_consistent_shapes(name):
     x = _draws(target)
     assert x.shape == (N, d) and bool(torch.isfinite(target.log_prob(x)).all())
     assert target.component_log_prob(x).shape == (N, k)
+    centres, radii = target.mode_markers()  # every mode marked by a centre or a ring
+    assert centres.shape == (k, 2) and radii.shape == (k,)
+    assert bool((torch.isfinite(centres).all(-1) | torch.isfinite(radii)).all())
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

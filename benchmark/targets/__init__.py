@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ParamError, closest
-from .base import RegionWeights, Target, confident_component, sole_region
+from .base import ModeMarkers, RegionWeights, Target, confident_component, sole_region
 from .bimodal import Bimodal, bimodal
 from .gmm import GaussianMixture, PaperHD, generated_gmm, gmm, paper_hd
 from .mog import mog
@@ -26,6 +26,7 @@ __all__ = [
     "FAMILIES",
     "PRESETS",
     "Bimodal",
+    "ModeMarkers",
     "GaussianMixture",
     "PaperHD",
     "RegionWeights",

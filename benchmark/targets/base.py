@@ -13,6 +13,7 @@ from ..errors import ParamError
 __all__ = [
     "Target",
     "RegionWeights",
+    "ModeMarkers",
     "check_weights",
     "check_positive",
     "check_integer",
@@ -38,6 +39,15 @@ class RegionWeights(NamedTuple):
 
     weights: Tensor
     stderr: Tensor
+
+
+class ModeMarkers(NamedTuple):
+    """Where the figures mark each mode in the plane of the first two coordinates: a centre
+    (n_modes, 2) (drawn +) and a ring radius about the origin (n_modes,) (drawn dotted), NaN
+    where a mode has none."""
+
+    centres: Tensor
+    radii: Tensor
 
 
 @runtime_checkable
@@ -73,6 +83,9 @@ class Target(Protocol):
         """Whether each point lies in each component's `level` region — the smallest region
         holding that probability of the component (0.9: its core; 0.999: where it ends):
         (n, dim) -> BoolTensor (n, n_modes). Regions of neighbouring components may overlap."""
+
+    def mode_markers(self) -> ModeMarkers:
+        """How the figures mark the modes (`ModeMarkers`)."""
 
 
 def confident_component(target: Target, x: Tensor, confidence: float) -> Tensor:

@@ -11,7 +11,15 @@ from scipy.stats import chi2, norm
 from torch import Tensor
 
 from ..errors import ParamError
-from .base import MAX_DIM, RegionWeights, check_integer, check_positive, check_size, check_weights
+from .base import (
+    MAX_DIM,
+    ModeMarkers,
+    RegionWeights,
+    check_integer,
+    check_positive,
+    check_size,
+    check_weights,
+)
 
 __all__ = ["GaussianMixture", "PaperHD", "gmm", "generated_gmm", "paper_hd"]
 
@@ -49,6 +57,10 @@ class GaussianMixture:
 
     def __repr__(self) -> str:
         return f"GaussianMixture(name={self.name!r}, dim={self.dim}, n_modes={self.n_modes})"
+
+    def mode_markers(self) -> ModeMarkers:
+        """Each mode's mean in the first two coordinates, no rings."""
+        return ModeMarkers(self.means[:, :2].clone(), torch.full((self.n_modes,), math.nan))
 
     def component_log_prob(self, x: Tensor) -> Tensor:
         """Unweighted log N(x; μ_k, diag v_k), (n, d) -> (n, K)."""

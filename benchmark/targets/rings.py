@@ -10,7 +10,7 @@ from scipy.stats import norm
 from torch import Tensor
 
 from ..errors import ParamError
-from .base import MAX_MODES, RegionWeights, check_positive, check_weights
+from .base import MAX_MODES, ModeMarkers, RegionWeights, check_positive, check_weights
 
 __all__ = ["Rings", "rings"]
 
@@ -44,6 +44,10 @@ class Rings:
 
     def __repr__(self) -> str:
         return f"Rings(name={self.name!r}, n_modes={self.n_modes})"
+
+    def mode_markers(self) -> ModeMarkers:
+        """Each ring's radius, no centre (every ring is about the origin)."""
+        return ModeMarkers(torch.full((self.n_modes, 2), math.nan), self.radii.clone())
 
     def _radial_log_prob(self, r: Tensor) -> Tensor:
         """Unweighted log N(r; r_k, s²), (n,) -> (n, K)."""
