@@ -3,6 +3,7 @@
 end) run there, e.g. `pytest --device cuda` on a GPU machine."""
 
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -47,3 +48,12 @@ def clean_registry():
         sys.modules.pop(module, None)
     registry._loaded.clear()
     registry._loaded.update(loaded)
+
+
+@pytest.fixture
+def planted_plugin(clean_registry, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The module name of the planted plugin method (tests/plugins/planted_q.py, registered as
+    "planted"; outside the collected modules, so that only the tests asking for it register it),
+    for `--plugin`, its folder on the path; its registration undone afterwards."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins"))
+    return "planted_q"

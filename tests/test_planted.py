@@ -20,86 +20,6 @@ from benchmark.report import read_dir
 from benchmark.selection import select_variants
 from benchmark.targets import make_target
 
-PLUGIN = '''
-"""A planted model: q = (1 − s) p★ + s N(c, v I) as a tilted EBM, no training; its draws (start,
-negatives, initialisation) are draws of q, or of p★ alone with `hidden` (the extra mass is then
-never visited)."""
-
-import math
-from dataclasses import dataclass
-
-import torch
-from torch import nn
-
-from benchmark.energy import TiltedEBM, log_isotropic_normal
-from benchmark.method import VIEW_DRAWS, FittedModel, TrainParams
-from benchmark.registry import register_method
-from benchmark.samplers import MALA, Potential
-
-
-@dataclass(frozen=True)
-class PlantedParams(TrainParams):
-    centre: tuple[float, ...] = ()
-    share: float = 0.2
-    variance: float = 0.1
-    hidden: bool = False
-    step_size: float = 0.02
-
-
-class PlantedEnergy(nn.Module):
-    def __init__(self, target, base_std, params):
-        super().__init__()
-        self.target, self.params = target, params
-        self.register_buffer("base_std", torch.tensor(float(base_std)))
-        self.register_buffer("centre", torch.tensor(params.centre))
-
-    def log_q(self, x):
-        s, v = self.params.share, self.params.variance
-        if s == 0:
-            return self.target.log_prob(x)
-        spurious = -0.5 * ((x - self.centre) ** 2).sum(-1) / v
-        spurious = spurious - 0.5 * x.shape[-1] * math.log(2 * math.pi * v)
-        return torch.logaddexp(math.log(1 - s) + self.target.log_prob(x), math.log(s) + spurious)
-
-    def forward(self, x):
-        return log_isotropic_normal(x, self.base_std) - self.log_q(x)
-
-
-def draw_q(target, params, n, generator):
-    x = target.sample(n, generator)
-    if params.hidden or params.share == 0:
-        return x
-    spurious = torch.rand(n, generator=generator) < params.share
-    noise = torch.randn(n, target.dim, generator=generator)
-    far = torch.tensor(params.centre) + math.sqrt(params.variance) * noise
-    return torch.where(spurious[:, None], far, x)
-
-
-@register_method("planted", display="Planted q", params=PlantedParams, test_config=PlantedParams())
-def fit(problem, params, generator, progress):
-    energy = PlantedEnergy(problem.target, problem.ebm.base_std, params)
-    ebm = TiltedEBM(energy, problem.ebm.dim, float(problem.ebm.base_std))
-    for iteration in range(1, problem.iterations + 1):
-        progress(iteration)
-    potential = Potential(ebm.potential)
-    return FittedModel(
-        ebm=ebm,
-        negatives=draw_q(problem.target, params, VIEW_DRAWS, generator),
-        initial=draw_q(problem.target, params, VIEW_DRAWS, generator),
-        sampler=MALA(potential, params.step_size),
-        start=draw_q(problem.target, params, params.batch_size, generator),
-        counter=potential.counter,
-    )
-'''
-
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch, clean_registry):
-    """The planted plugin module on the path; its registration undone afterwards."""
-    (tmp_path / "planted_q.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return "planted_q"
-
 
 def run(tmp_path, plugin: str, target: str, params: str) -> list[dict]:
     """The planted method's runs (one per variant of `params`, a TOML body) through
@@ -151,29 +71,30 @@ def right_or_refused(record: dict, target_name: str, weights: torch.Tensor) -> N
 
 
 @pytest.mark.slow
-def test_a_spike_narrower_than_a_cell_that_the_draws_visit_in_2_d(tmp_path, plugin):
+def test_a_spike_narrower_than_a_cell_that_the_draws_visit_in_2_d(tmp_path, planted_plugin):
     # 20 % in N(c, 1e-6 I) near (0, 0): the draws of q visit it, the quadrature splits its cell.
     centre = [0.003, 0.004]
-    (record,) = run(tmp_path, plugin, "four_modes", f"centre = {centre}\nvariance = 1e-6")
+    (record,) = run(tmp_path, planted_plugin, "four_modes", f"centre = {centre}\nvariance = 1e-6")
     right_or_refused(record, "four_modes", q_weights("four_modes", 0.2, centre, 1e-6))
     assert record["metrics"]["log_z_stderr"] > 0
 
 
 @pytest.mark.slow
-def test_mass_far_outside_the_box_that_no_draw_visits_in_2_d(tmp_path, plugin):
+def test_mass_far_outside_the_box_that_no_draw_visits_in_2_d(tmp_path, planted_plugin):
     # 20 % at (0, 40), every draw from p★: the wide scan finds it (true TV 0.10, far mass 0.2).
     params = "centre = [0.0, 40.0]\nhidden = true"
-    (record,) = run(tmp_path, plugin, "four_modes", params)
+    (record,) = run(tmp_path, planted_plugin, "four_modes", params)
     right_or_refused(record, "four_modes", q_weights("four_modes", 0.2, [0.0, 40.0], 0.1))
     if "mass_far_model" not in record["not_estimable"]:
         assert abs(record["metrics"]["mass_far_model"] - 0.2) <= 0.01
 
 
 @pytest.mark.slow
-def test_selection_does_not_pick_the_variant_hiding_mass_in_2_d(tmp_path, plugin):
+def test_selection_does_not_pick_the_variant_hiding_mass_in_2_d(tmp_path, planted_plugin):
     # share ∈ {0, 0.2} with the 0.2 at (0, 40), never visited: its true held-out likelihood is
     # log 0.8 = 0.22 nats below the other's; found by the wide scan, or refused.
-    run(tmp_path, plugin, "four_modes", "centre = [0.0, 40.0]\nhidden = true\nshare = [0.0, 0.2]")
+    params = "centre = [0.0, 40.0]\nhidden = true\nshare = [0.0, 0.2]"
+    run(tmp_path, planted_plugin, "four_modes", params)
     results = read_dir(tmp_path / "out", ["planted_q"]).results
     (row,) = select_variants(results).to_dict("records")
     assert row["variant"] == "planted[share=0]"
@@ -192,18 +113,18 @@ _OUT_OF_REACH = (
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=_OUT_OF_REACH)
-def test_a_far_mode_that_no_draw_visits_in_16_d(tmp_path, plugin):
+def test_a_far_mode_that_no_draw_visits_in_16_d(tmp_path, planted_plugin):
     target = make_target("hd16")
     centre = [round(v, 6) for v in (5 * target.means[3]).tolist()]
-    (record,) = run(tmp_path, plugin, "hd16", f"centre = {centre}\nhidden = true")
+    (record,) = run(tmp_path, planted_plugin, "hd16", f"centre = {centre}\nhidden = true")
     right_or_refused(record, "hd16", q_weights("hd16", 0.2, centre, 0.1))
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=_OUT_OF_REACH)
-def test_a_broad_component_that_no_draw_visits_in_16_d(tmp_path, plugin):
+def test_a_broad_component_that_no_draw_visits_in_16_d(tmp_path, planted_plugin):
     params = f"centre = {[0.0] * 16}\nvariance = 25.0\nshare = 0.1\nhidden = true"
-    (record,) = run(tmp_path, plugin, "hd16", params)
+    (record,) = run(tmp_path, planted_plugin, "hd16", params)
     right_or_refused(record, "hd16", q_weights("hd16", 0.1, [0.0] * 16, 25.0))
 
 
