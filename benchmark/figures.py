@@ -123,17 +123,17 @@ def _tick_label(value: float, _: object) -> str:
     return f"${power}$" if np.isclose(mantissa, 1) else f"${mantissa:g}\\cdot{power}$"
 
 
-def _log_ticks(axis: matplotlib.axis.Axis, values: pd.Series) -> None:
+def _log_ticks(axis: matplotlib.axis.Axis, values: pd.Series, decades: bool = False) -> None:
     """Readable labels on a log axis: the sparsest of one tick per decade, 1, 2 and 5 per decade,
-    1, 2, 3, 5 and 7 per decade, or up to 5 round numbers that puts 3 ticks within the range of
-    the positive `values`; no minor labels."""
+    1, 2, 3, 5 and 7 per decade, or up to 5 round numbers that puts 3 ticks (2 with `decades`,
+    for long labels) within the range of the positive `values`; no minor labels."""
     positive = values[values > 0]
     if len(positive):
         low, high = positive.min(), positive.max()
         for locator in (LogLocator(), LogLocator(subs=(1.0, 2.0, 5.0)),
                         LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0))):  # fmt: skip
             ticks = locator.tick_values(low, high)
-            if ((ticks >= low) & (ticks <= high)).sum() >= 3:
+            if ((ticks >= low) & (ticks <= high)).sum() >= (2 if decades else 3):
                 break
         else:  # round numbers, fixed (a linear locator on a wider view would reach 0)
             ticks = MaxNLocator(5).tick_values(low, high)
@@ -713,13 +713,23 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
                 x, y = at[cost].median(), at[metric]
                 ax.fill_between(x, y.min(), y.max(), color=method.colour, alpha=0.15, lw=0)
                 ax.plot(x, y.median(), color=method.colour, lw=1.4, marker=method.marker, ms=3.5)
+            ax.set(xscale="log", yscale="log")
+            _log_ticks(ax.xaxis, drawn[cost], decades=True)  # the cost labels are long
+            trained_values = drawn[~drawn.method.isin(REFERENCE_METHODS)][metric]
+            if len(trained_values):  # the trained methods' range; the oracle never squeezes it
+                low, high = _bulk(trained_values, log=True)
+                ax.set_ylim(low, high)
+                _log_ticks(ax.yaxis, pd.Series([low, high]))
             oracle = drawn[drawn.method.isin(REFERENCE_METHODS)][metric]
             if len(oracle):
-                ax.axhline(oracle.median(), color="black", lw=1, ls="--")
-            ax.set(xscale="log", yscale="log")
-            if not drawn.empty:
-                _log_ticks(ax.xaxis, drawn[cost])
-                _log_ticks(ax.yaxis, drawn[metric])
+                level, (low, high) = oracle.median(), ax.get_ylim()
+                if low <= level <= high:
+                    ax.axhline(level, color="black", lw=1, ls="--")
+                else:
+                    ax.text(0.02, 0.03 if level < low else 0.97,
+                            f"oracle: {format_number(level)} {'↓' if level < low else '↑'}",
+                            transform=ax.transAxes, fontsize=7,
+                            va="bottom" if level < low else "top")  # fmt: skip
             ax.set_xlabel(cost_label)
             ax.set_ylabel(f"{target}\n{label}" if col == 0 else label)
     handles = [
@@ -741,7 +751,9 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
         "seeds (markers at the checkpoints), the band the range of the seeds. Read methods at "
         "equal cost, along a vertical line, not at equal iterations: the lower line there is the "
         "better buy. The dashed line is the oracle's median (the true energy): the estimates' "
-        "own error, below which a line is noise. Points not estimable are left out."
+        "own error, below which a line is noise — a note in the corner where it lies below the "
+        "trained methods' range. Points not estimable are left out; y axes fitted to the bulk "
+        "of the trained methods' values."
     )
     return [(name, caption)]
 
