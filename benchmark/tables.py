@@ -110,8 +110,20 @@ _Z = 1.959963984540054
 
 
 def scale(metric: str) -> Scale:
-    """The scale a metric is summarised and compared on."""
+    """The scale a metric is summarised on (and compared on, but for `_COMPARED_ON_LOG`)."""
     return "log" if metric in LOG_SCALE else "linear"
+
+
+#: Linear-scale metrics compared on the log scale of their values raised to the noise floor (all
+#: positive then): the MMD² is summarised by its unbiased signed mean, but between methods it is an
+#: error spanning orders of magnitude, and a method whose seeds scatter over more than
+#: `INCONCLUSIVE_FACTOR` (from its floor up) must not be bold by its noise.
+_COMPARED_ON_LOG = frozenset({"mmd"})
+
+
+def comparison_scale(metric: str) -> Scale:
+    """The scale two methods' values of a metric are compared on (`_verdicts`)."""
+    return "log" if metric in _COMPARED_ON_LOG else scale(metric)
 
 
 #: Methods shown as references, never ranked: the oracle reads p★ and trains nothing.
@@ -225,12 +237,20 @@ def _floors(frame: pd.DataFrame, metric: str) -> pd.Series | None:
     return frame[floor].astype(float) if floor in frame else None
 
 
+#: Floors that are one number for every run of a target — what two exact samples of the sizes all
+#: runs use read — of which each run holds an estimate from a few pairs (±50 %): ranked against
+#: their mean over the compared runs, so that the estimates' noise does not order the methods.
+_SHARED_FLOORS = frozenset({"mmd", "sw2"})
+
+
 def _ranked(frame: pd.DataFrame, metric: str) -> pd.Series:
-    """`_measured` with each value below its run's noise floor raised to it: below the floor
-    methods tie."""
+    """`_measured` with each value below its run's noise floor (a shared floor's mean over the
+    runs of `frame`) raised to it: below the floor methods tie."""
     values, floors = _measured(frame, metric), _floors(frame, metric)
     if floors is not None:
         floors = floors - _ORIGIN.get(metric, 0.0)
+        if metric in _SHARED_FLOORS:
+            floors = pd.Series(floors.mean(), floors.index)
         values = values.where(~(values < floors), floors)
     return values
 
@@ -251,7 +271,7 @@ def _verdicts(
             part = part.assign(_value=_ranked(part, metric))
             table = part.pivot(index="seed", columns=among, values="_value").astype(float)
             found = compare_to_best(
-                table, lower_is_better=BETTER[metric] == "lower", scale=scale(metric)
+                table, lower_is_better=BETTER[metric] == "lower", scale=comparison_scale(metric)
             )
             keys = dict(zip(within, key if isinstance(key, tuple) else (key,), strict=True))
             for name, verdict in found.items():
@@ -460,7 +480,8 @@ _SUMMARY_CAPTION = (
     "and the sampler's mass far from every mode. The sampler's draws vs p★ (the diagnostic "
     "chains' draws against exact draws): the accuracy of a classifier telling them apart (C2ST, "
     "0.5 = indistinguishable); the unbiased MMD² (Gaussian kernel, median-distance bandwidth; "
-    f"linear scale, as it can be negative) and the sliced W₂² ({DIRECTIONS} directions) of at "
+    f"linear scale, as it can be negative; compared on the log scale of the values raised to "
+    f"the floor) and the sliced W₂² ({DIRECTIONS} directions) of at "
     f"most {SAMPLE_DRAWS} draws a side, each `< floor X` when below what two exact samples of that "
     f"size read (the root mean square over {FLOOR_PAIRS} pairs); how many of the target's "
     "`n_modes` regions hold at least half their true weight among the draws. Cost: what one "

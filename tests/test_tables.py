@@ -323,6 +323,26 @@ def test_the_sample_distances_print_their_floors_and_rank_the_sampler_draws_sect
     assert all(label in section for label in ("MMD²", "sliced W₂²", "modes found"))
 
 
+def test_an_mmd_scattered_over_orders_of_magnitude_is_inconclusive_not_bold():
+    # the committed quick report's CoopFlow on four_modes: MMD² from its floor 7e-4 to 0.9 over the
+    # seeds, linear mean 0.31 [0, 0.69]; a linear paired t-test could not tell it from a method at
+    # its floor. Raised to the floor, its logs span a factor of 10³ over the seeds: on the log
+    # scale its interval covers far more than 10×, so it is ‡, never bold
+    values = {"steady": [1e-3, 1.2e-3, 0.9e-3, 1.1e-3, 1e-3],
+              "scattered": [-2e-4, 0.05, 0.9, 0.6, 0.01]}  # fmt: skip
+    records = [
+        ok_record("four_modes", method, s, metrics={"mmd": v, "mmd_floor": 7e-4})
+        for method, mmd in values.items()
+        for s, v in enumerate(mmd)
+    ]
+    long = stats(runs_frame(records), ["mmd"], ["target", "method"], among="method")
+    scattered = _row(long, "scattered", "mmd")
+    assert scattered.scale == "linear" and scattered.ci_low == 0.0  # summarised as before
+    assert scattered.verdict == "inconclusive"
+    assert format_cell(scattered).endswith("‡") and not format_cell(scattered).startswith("**")
+    assert _row(long, "steady", "mmd").verdict == "best"
+
+
 def test_the_summary_states_each_runs_training_cost_in_its_units():
     # flow passes 1e4 and 1e6 on two seeds: geometric mean 1e5; a method without a flow: 0
     records = [
