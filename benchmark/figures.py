@@ -335,7 +335,8 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
 def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
     """The paper's Fig. 1: the lightest mode's weight over training for flowMC-EBM and ULA-EBM,
     one line per seed; top row the EBM's density (± 2 standard errors, and the thresholds of a
-    mode erasure, docs/SCIENCE.md §7.10), bottom row its negatives."""
+    mode erasure, docs/SCIENCE.md §7.10), bottom row its negatives (the truth ± 2 binomial
+    standard errors of as many exact draws)."""
     pair = ckpt[ckpt.method.isin(_PAPER_PAIR)]
     if pair.empty:
         return []
@@ -359,6 +360,10 @@ def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
                                     color=method.colour, alpha=0.15, lw=0)  # fmt: skip
             true = part.weight_true.iloc[0]
             ax.axhline(true, color="black", lw=1, ls="--")
+            n = part.n_negatives.median()
+            if source == "negatives" and n > 0:  # where n exact draws' share of the mode falls
+                noise = 2 * np.sqrt(true * (1 - true) / n)
+                ax.axhspan(true - noise, true + noise, color="grey", alpha=0.2, lw=0)
             if source == "model":  # a mode is erased below the lower line, present above the upper
                 for share in (ERASED, PRESENT):
                     ax.axhline(share * true, color="grey", lw=0.8, ls=":")
@@ -377,8 +382,10 @@ def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
     caption = (
         "The paper's Fig. 1: the weight of each target's lightest mode over training, one line "
         "per seed, for flowMC-EBM and ULA-EBM; top: the EBM's own density, bottom: the negatives "
-        "it was trained on; dashed: the true weight; shaded: ± 2 standard errors of the EBM's "
-        f"weight estimate; dotted: {ERASED:g} and {PRESENT:g} of the true weight, the thresholds "
+        "it was trained on; dashed: the true weight w; shaded: ± 2 standard errors of the EBM's "
+        "weight estimate (top); grey: w ± 2√(w(1 − w)/n), where the share of n exact draws falls, "
+        "n the negatives a checkpoint keeps (bottom: a line moving within it is sampling noise); "
+        f"dotted: {ERASED:g} and {PRESENT:g} of the true weight, the thresholds "
         "of a mode erasure (`mode_erasures`: below the lower line after being above the upper, "
         "then above it again, each beyond 2 standard errors). The paper's claim is that ULA-EBM "
         "erases and recreates modes (lines dropping to 0 and rising again) while flowMC-EBM's "

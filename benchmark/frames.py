@@ -126,7 +126,8 @@ def weights_frame(records: list[Record]) -> pd.DataFrame:
 def checkpoints_frame(records: list[Record]) -> pd.DataFrame:
     """Weights over training, one row per ok run, checkpoint, mode and source ("model": the EBM's
     density, "negatives"): target, method, seed, iteration, mode, weight_true, source, weight,
-    stderr (the model weight's standard error where the record has it, else NaN)."""
+    stderr (the model weight's standard error where the record has it, else NaN), n_negatives
+    (the negatives a checkpoint keeps: the method's `batch_size`, NaN where it has none)."""
     rows = [
         {
             **{key: r[key] for key in _RUN_KEYS},
@@ -135,14 +136,17 @@ def checkpoints_frame(records: list[Record]) -> pd.DataFrame:
             "weight_true": r["weights"]["true"][k],
             "source": source,
             "weight": c[source][k],
-            "stderr": (c.get(f"{source}_stderr") or [np.nan] * len(c[source]))[k],
+            "stderr": _number((c.get(f"{source}_stderr") or [None] * len(c[source]))[k]),
+            "n_negatives": _number(r["config"].get("method", {}).get("batch_size")),
         }
         for r in _ok(records)
         for c in r["curves"].get("checkpoints", [])
         for source in ("model", "negatives")
         for k in range(len(r["weights"]["true"]))
     ]
-    columns = [*_RUN_KEYS, "iteration", "mode", "weight_true", "source", "weight", "stderr"]
+    columns = [
+        *_RUN_KEYS, "iteration", "mode", "weight_true", "source", "weight", "stderr", "n_negatives"
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -81,7 +81,19 @@ def draw_all(frames, out: Path, swept: list[str] | None = None) -> dict[str, plt
 
 
 def test_every_figure_of_the_committed_report_renders_readably(tmp_path):
-    assert set(draw_all(read_dir(QUICK).frames, tmp_path)) == QUICK_FIGURES
+    frames = read_dir(QUICK).frames
+    drawn = draw_all(frames, tmp_path)
+    assert set(drawn) == QUICK_FIGURES
+    # Fig. 1's negatives: four_modes' lightest mode (its region's true mass w ≈ 0.1) in a band
+    # w ± 2√(w(1 − w)/256), where the share of a checkpoint's 256 exact draws falls (≈ ± 0.0375)
+    ckpt = frames.checkpoints
+    w = ckpt[(ckpt.target == "four_modes") & (ckpt["mode"] == 0)].weight_true.iloc[0]
+    fig = drawn["fig1_lightest_mode"]
+    (ax,) = [a for a in fig.axes if a.get_ylabel() == "weight (negatives)"]
+    (band,) = [p for p in ax.patches if p.get_facecolor()[3] == pytest.approx(0.2)]
+    low, high = band.get_y(), band.get_y() + band.get_height()
+    noise = 2 * np.sqrt(w * (1 - w) / 256)
+    assert (low, high) == pytest.approx((w - noise, w + noise), rel=1e-6)
 
 
 def _weights(target: str, method: str, seed: int) -> list[float] | None:
