@@ -28,14 +28,14 @@ test-all:
 	$(PYTHON) -m pytest -m "slow or not slow"
 
 lint:
-	$(PYTHON) -m ruff check benchmark baselines tests
+	$(PYTHON) -m ruff check benchmark baselines tests tools/bench_compare.py
 
 bench-micro:
 	$(PYTHON) -m pytest tests/benchmarks -m "slow or not slow" -o addopts="" --benchmark-only
 
 # needs the optional extra: pip install -e ".[compare]"
 bench-compare:
-	$(PYTHON) -m benchmark.bench_compare
+	$(PYTHON) tools/bench_compare.py
 
 # The benchmark trains afresh into results/ (ignored by git; rerun to resume) and then says, per
 # target and method, whether this machine's numbers agree with the committed reference in reports/

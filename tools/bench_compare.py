@@ -212,12 +212,11 @@ def _setup(target_name: str, iterations: int, seed: int) -> tuple[Any, Any, Any,
     import torch
 
     from baselines.flowmc_ebm import FlowMCEBMParams
-
-    from .energy import MLPEnergy, TiltedEBM, base_std_from_data
-    from .method import Problem
-    from .parts import make_flow
-    from .settings import SuiteSettings
-    from .targets import make_target
+    from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
+    from benchmark.method import Problem
+    from benchmark.parts import make_flow
+    from benchmark.settings import SuiteSettings
+    from benchmark.targets import make_target
 
     target = make_target(target_name)
     data = target.sample(10_000, torch.Generator().manual_seed(seed))
@@ -324,7 +323,7 @@ def compare(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.bench_compare", description=__doc__.splitlines()[0]
+        prog="tools/bench_compare.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--iterations", type=int, default=200, help="iterations of each")
     args = parser.parse_args(argv)
