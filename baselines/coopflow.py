@@ -22,8 +22,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.flows import Flow, maximum_likelihood_step
-from benchmark.method import (
+from benchmark.models.flows import Flow, maximum_likelihood_step
+from benchmark.samplers import ULA, EvalCounter
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     FittedModel,
     Problem,
     Progress,
@@ -31,9 +33,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, flow_fitter, flow_started, make_flow, run_ula
-from benchmark.registry import register_method
-from benchmark.samplers import ULA, EvalCounter
+from benchmark.training.parts import FlowParams, flow_fitter, flow_started, make_flow, run_ula
 
 __all__ = ["CoopFlowParams", "paper_step_size", "refine", "pretrain", "fit"]
 

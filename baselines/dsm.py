@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.energy import TiltedEBM
-from benchmark.method import (
+from benchmark.models.energy import TiltedEBM
+from benchmark.samplers import ULA
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     Checkpoint,
     DivergenceError,
@@ -32,9 +34,7 @@ from benchmark.method import (
     counted_potential,
     require,
 )
-from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
-from benchmark.registry import register_method
-from benchmark.samplers import ULA
+from benchmark.training.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 
 __all__ = ["DSMParams", "dsm_loss", "fit"]
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import (
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -22,8 +23,7 @@ from benchmark.method import (
     counted_potential,
     maximum_likelihood,
 )
-from benchmark.parts import FlowMCParams, build_flowmc, flow_fitter, make_flow, warm_up
-from benchmark.registry import register_method
+from benchmark.training.parts import FlowMCParams, build_flowmc, flow_fitter, make_flow, warm_up
 
 __all__ = ["FlowMCEBMParams", "fit"]
 

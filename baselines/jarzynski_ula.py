@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import (
+from benchmark.samplers import ULA, State
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -39,9 +41,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import LangevinParams, langevin_step_size, make_noise
-from benchmark.registry import register_method
-from benchmark.samplers import ULA, State
+from benchmark.training.parts import LangevinParams, langevin_step_size, make_noise
 
 __all__ = ["JarzynskiParams", "JarzynskiWalkers", "fit"]
 
@@ -54,7 +54,7 @@ class JarzynskiParams(TrainParams):
     Attributes:
         steps: ULA steps K per training iteration.
         step_size: ULA step size h; 0 means the Langevin methods' setting for the dimension
-            (`benchmark.parts.langevin_step_size`).
+            (`benchmark.training.parts.langevin_step_size`).
         ess_threshold: Resample when the weights' effective sample size falls below this
             fraction of the walkers (0: never).
     """

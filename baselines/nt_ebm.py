@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.flows import Flow
-from benchmark.method import (
+from benchmark.models.flows import Flow
+from benchmark.samplers import NeuralTransportMALA
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     FittedModel,
     Problem,
     Progress,
@@ -27,9 +29,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import FlowParams, flow_fitter, flow_started, make_flow, warm_up
-from benchmark.registry import register_method
-from benchmark.samplers import NeuralTransportMALA
+from benchmark.training.parts import FlowParams, flow_fitter, flow_started, make_flow, warm_up
 
 __all__ = ["NTEBMParams", "latent_mala", "fit"]
 

@@ -2,7 +2,7 @@
 fitted to its own chains (no data). Its row shows what perfect training would score with that
 sampler, so it separates sampler error from training error (our addition, not from a paper).
 
-The sampler is flowMC-EBM's (`benchmark.parts.build_flowmc`), run for as many sweeps as
+The sampler is flowMC-EBM's (`benchmark.training.parts.build_flowmc`), run for as many sweeps as
 flowMC-EBM would run in the same budget (`sweeps` per iteration) so that its cost is counted; the
 flow takes one maximum-likelihood step on the chains after each sweep (flowMC's training phase).
 With `sampler = "replica_exchange"` it is instead replica exchange on p★ (`rungs` tempered copies
@@ -19,8 +19,19 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from benchmark.energy import TiltedEBM, autograd_value_and_grad, log_isotropic_normal
-from benchmark.method import (
+from benchmark.models.energy import TiltedEBM, autograd_value_and_grad, log_isotropic_normal
+from benchmark.samplers import (
+    GRAD_COST,
+    Info,
+    Potential,
+    ReplicaExchange,
+    State,
+    fit_flow_to_chains,
+    geometric_ladder,
+)
+from benchmark.suite.registry import register_method
+from benchmark.targets import Target
+from benchmark.training.method import (
     VIEW_DRAWS,
     Checkpoint,
     FittedModel,
@@ -32,18 +43,13 @@ from benchmark.method import (
     counted_potential,
     require,
 )
-from benchmark.parts import FlowMCParams, LangevinParams, build_flowmc, make_flow, make_noise
-from benchmark.registry import register_method
-from benchmark.samplers import (
-    GRAD_COST,
-    Info,
-    Potential,
-    ReplicaExchange,
-    State,
-    fit_flow_to_chains,
-    geometric_ladder,
+from benchmark.training.parts import (
+    FlowMCParams,
+    LangevinParams,
+    build_flowmc,
+    make_flow,
+    make_noise,
 )
-from benchmark.targets import Target
 
 __all__ = ["OracleParams", "TrueEnergy", "fit"]
 

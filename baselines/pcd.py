@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import (
+from benchmark.samplers import ULA
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -27,9 +29,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import LangevinParams, Noise, langevin_step_size, make_noise, run_ula
-from benchmark.registry import register_method
-from benchmark.samplers import ULA
+from benchmark.training.parts import LangevinParams, Noise, langevin_step_size, make_noise, run_ula
 
 __all__ = ["PCDParams", "buffer_starts", "fit"]
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import (
+from benchmark.samplers import ReplicaExchange, geometric_ladder
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -28,9 +30,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import LangevinParams, make_noise
-from benchmark.registry import register_method
-from benchmark.samplers import ReplicaExchange, geometric_ladder
+from benchmark.training.parts import LangevinParams, make_noise
 
 __all__ = ["PTEBMParams", "fit"]
 

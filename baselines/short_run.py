@@ -4,8 +4,8 @@ from K ULA steps started afresh from noise every iteration — no persistent cha
 
 Departures from the paper: ULA uses the proper parameterisation x′ = x − h∇U + √(2h)ξ on
 U = E_θ − log ρ (the paper's code drops the h factor and so learns a tempered energy); the step size
-and K default to the ULA-EBM settings (`benchmark.parts.LangevinParams`) so the two baselines
-differ only in persistence.
+and K default to the ULA-EBM settings (`benchmark.training.parts.LangevinParams`) so the two
+baselines differ only in persistence.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import (
+from benchmark.samplers import ULA
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -23,9 +25,7 @@ from benchmark.method import (
     counted_potential,
     maximum_likelihood,
 )
-from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
-from benchmark.registry import register_method
-from benchmark.samplers import ULA
+from benchmark.training.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 
 __all__ = ["ShortRunParams", "fit"]
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from benchmark.method import (
+from benchmark.samplers import ULA
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -23,9 +25,7 @@ from benchmark.method import (
     counted_potential,
     maximum_likelihood,
 )
-from benchmark.parts import LangevinParams, langevin_step_size, make_noise, run_ula
-from benchmark.registry import register_method
-from benchmark.samplers import ULA
+from benchmark.training.parts import LangevinParams, langevin_step_size, make_noise, run_ula
 
 __all__ = ["ULAEBMParams", "fit"]
 

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from benchmark.method import (
+from benchmark.samplers import MALA, Potential
+from benchmark.suite.registry import register_method
+from benchmark.training.method import (
     VIEW_DRAWS,
     FittedModel,
     Problem,
@@ -40,9 +42,7 @@ from benchmark.method import (
     maximum_likelihood,
     require,
 )
-from benchmark.parts import warm_up
-from benchmark.registry import register_method
-from benchmark.samplers import MALA, Potential
+from benchmark.training.parts import warm_up
 
 __all__ = ["VERAParams", "Generator", "generator_step", "make_optimizers", "fit"]
 

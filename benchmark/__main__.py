@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list(plugins: list[str]) -> None:
-    from .registry import load_methods
+    from .suite.registry import load_methods
     from .targets import FAMILIES, PRESETS
 
     print("target presets:")

@@ -15,16 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-from .agreement import agreement, agreement_markdown, verdicts
-from .config import SuiteConfig, config_from_dict, load_config
 from .errors import ConfigError
-from .figures import make_figures
-from .frames import Frames
-from .machine import differences
-from .report import build_report, read_dir
-from .runner import run_suite
-from .store import AGREEMENT_CELLS, AGREEMENT_FILE
-from .tables import make_tables
+from .execution.machine import differences
+from .execution.runner import run_suite
+from .execution.store import AGREEMENT_CELLS, AGREEMENT_FILE
+from .reporting.agreement import agreement, agreement_markdown, verdicts
+from .reporting.figures import make_figures
+from .reporting.frames import Frames
+from .reporting.report import build_report, read_dir
+from .reporting.tables import make_tables
+from .suite.config import SuiteConfig, config_from_dict, load_config
 
 __all__ = [
     "ConfigError",
@@ -111,8 +111,8 @@ def run(
     method registered in a notebook needs no module), or the Dask cluster at `scheduler`, each
     run with `threads` torch threads (the same numbers whatever `workers` or `scheduler`);
     `device` a torch device; `force` redoes finished runs; `against`: reference DIRs whose
-    records stand for the runs the suite shares with them (`benchmark.reference`); rerunning
-    resumes. `command`: how the run was started, for the report's provenance.
+    records stand for the runs the suite shares with them (`benchmark.execution.reference`);
+    rerunning resumes. `command`: how the run was started, for the report's provenance.
     """
     config = load_suite(suite, plugins)
     out = _path(out, "out")
@@ -168,9 +168,9 @@ def compare(
 ) -> pd.DataFrame:
     """Whether the finished DIR `out` agrees with the finished DIR `reference` (two runs of one
     suite, e.g. this machine's `results/quick` and the committed `reports/quick`): per target and
-    method, identical, agrees, DIFFERS or not testable (`benchmark.agreement`). Prints one line
-    each, writes `agreement.csv` (every cell) and the report's agreement section into `out`,
-    rebuilds its report, and returns the lines."""
+    method, identical, agrees, DIFFERS or not testable (`benchmark.reporting.agreement`). Prints
+    one line each, writes `agreement.csv` (every cell) and the report's agreement section into
+    `out`, rebuilds its report, and returns the lines."""
     out, reference = _path(out, "out"), _path(reference, "reference")
     names = _names(plugins, "plugins")
     here, there = read_dir(out, names), read_dir(reference, names)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark import registry
-from benchmark.registry import METHODS, load_methods
+from benchmark.suite import registry
+from benchmark.suite.registry import METHODS, load_methods
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

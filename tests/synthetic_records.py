@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from benchmark import __version__
-from benchmark.store import run_id, write_json
+from benchmark.execution.store import run_id, write_json
+from benchmark.suite.variants import variant_name
 from benchmark.targets import make_target
-from benchmark.variants import variant_name
 
 DENSITY_GRID = 16  # small, the figures only need a grid
 

@@ -1,6 +1,6 @@
-"""A run against its reference (`benchmark.agreement`, `python -m benchmark compare`): planted DIRs
-whose answer is known — a copy is identical, draws of the same distribution agree, a metric
-shifted far beyond the seeds' spread differs and is named — and Holm's adjustment by hand."""
+"""A run against its reference (`benchmark.reporting.agreement`, `python -m benchmark compare`):
+planted DIRs whose answer is known — a copy is identical, draws of the same distribution agree, a
+metric shifted far beyond the seeds' spread differs and is named — and Holm's adjustment by hand."""
 
 import json
 import subprocess
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from synthetic_records import ok_record, suite_json, write_suite
 
-from benchmark.agreement import LEVEL, agreement, verdicts
-from benchmark.machine import differences
+from benchmark.execution.machine import differences
+from benchmark.reporting.agreement import LEVEL, agreement, verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = list(range(5))

@@ -12,7 +12,7 @@ import pytest
 from test_config import tiny_toml, write
 
 from benchmark.__main__ import main
-from benchmark.registry import METHODS, load_methods
+from benchmark.suite.registry import METHODS, load_methods
 from benchmark.targets import FAMILIES, PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]

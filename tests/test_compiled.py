@@ -10,10 +10,10 @@ import torch
 from tolerance import float32_tolerance, mlp_operations
 from torch._dynamo.utils import counters
 
-from benchmark.energy import MLPEnergy, TiltedEBM
-from benchmark.flows import Flow, maximum_likelihood_step
-from benchmark.parts import ULA_BLOCK, run_ula
+from benchmark.models.energy import MLPEnergy, TiltedEBM
+from benchmark.models.flows import Flow, maximum_likelihood_step
 from benchmark.samplers import ISIR, MALA, ULA, FlowMC, Potential
+from benchmark.training.parts import ULA_BLOCK, run_ula
 
 DIM, CHAINS = 2, 16
 #: One potential and gradient evaluation: the energy MLP (2 → 8 → 8 → 1) and the tilt.

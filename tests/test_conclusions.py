@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from synthetic_records import failed_record, ok_record, suite_json, true_weights, write_suite
 
-from benchmark.conclusions import WEIGHTS_TOLERANCE
-from benchmark.report import build_report
+from benchmark.reporting.conclusions import WEIGHTS_TOLERANCE
+from benchmark.reporting.report import build_report
 
 METHODS = ["flowmc_ebm", "ula_ebm", "nt_ebm", "pcd", "coopflow", "vera", "oracle"]
 SEEDS = [0, 1, 2]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.config import ConfigError, load_config
-from benchmark.registry import get_method
-from benchmark.settings import SuiteSettings
+from benchmark.suite.config import ConfigError, load_config
+from benchmark.suite.registry import get_method
+from benchmark.suite.settings import SuiteSettings
 
 
 def tiny_toml(
@@ -210,7 +210,7 @@ def builtin(methods: dict) -> set[str]:
 
 
 def test_the_quick_profile_is_valid_and_covers_every_method():
-    from benchmark.registry import METHODS
+    from benchmark.suite.registry import METHODS
 
     config = load_config(CONFIGS / "quick.toml")
     assert set(config.settings.methods) == builtin(METHODS)
@@ -219,7 +219,7 @@ def test_the_quick_profile_is_valid_and_covers_every_method():
 
 
 def test_the_tuned_profile_sweeps_every_trained_method_and_runs_the_fields_targets_once():
-    from benchmark.registry import METHODS
+    from benchmark.suite.registry import METHODS
 
     config = load_config(CONFIGS / "tuned.toml")
     assert set(config.settings.methods) == builtin(METHODS) and len(config.settings.seeds) == 3
@@ -258,7 +258,7 @@ def test_each_paper_part_runs_the_papers_methods_with_its_sampler_settings(part)
 
 
 def test_the_paper_parts_together_hold_every_target_of_the_papers_tables():
-    from benchmark.paper import PAPER_TARGETS, match_target
+    from benchmark.reporting.paper import PAPER_TARGETS, match_target
 
     targets = [
         t.build()

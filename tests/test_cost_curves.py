@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from synthetic_records import ok_record, suite_json, true_weights
 
-from benchmark.figures import cost_curves, make_figures, method_markers, method_palette
-from benchmark.frames import build_frames, costs_frame
+from benchmark.reporting.figures import cost_curves, make_figures, method_markers, method_palette
+from benchmark.reporting.frames import build_frames, costs_frame
 
 TARGETS = ["four_modes", "eight_gaussians"]
 SEEDS = [0, 1, 2]

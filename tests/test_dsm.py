@@ -11,13 +11,13 @@ import torch
 
 from baselines.dsm import DSMParams, dsm_loss
 from baselines.oracle import TrueEnergy
-from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.errors import ParamError
-from benchmark.method import Problem
 from benchmark.metrics.density import grid_weights
 from benchmark.metrics.weights import weight_tv
-from benchmark.registry import get_method, load_methods
+from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
+from benchmark.suite.registry import get_method, load_methods
 from benchmark.targets import make_target
+from benchmark.training.method import Problem
 
 load_methods()
 TRUE, SWAPPED = [1 / 3, 2 / 3], [2 / 3, 1 / 3]

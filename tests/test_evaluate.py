@@ -14,13 +14,13 @@ from test_config import write
 from torch import nn
 
 from benchmark.__main__ import main
-from benchmark.energy import TiltedEBM, log_isotropic_normal
-from benchmark.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, evaluate
-from benchmark.method import Checkpoint, FittedModel
+from benchmark.execution.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, evaluate
 from benchmark.metrics import DiagonalGaussians
+from benchmark.models.energy import TiltedEBM, log_isotropic_normal
 from benchmark.samplers import ISIR, MALA, EvalCounter, FlowMC, Potential, ReplicaExchange
-from benchmark.settings import SuiteSettings
+from benchmark.suite.settings import SuiteSettings
 from benchmark.targets import make_target
+from benchmark.training.method import Checkpoint, FittedModel
 
 
 class LogDensityEnergy(nn.Module):

@@ -22,14 +22,14 @@ import pytest
 from test_cli import snapshot
 from test_config import tiny_toml, write
 
-from benchmark import runner, store
 from benchmark.__main__ import main
 from benchmark.api import load_runs
-from benchmark.config import TargetConfig, load_config
-from benchmark.reference import committed_reference
-from benchmark.runner import Job, make_jobs, run_job
-from benchmark.settings import SuiteSettings
-from benchmark.variants import Variant
+from benchmark.execution import runner, store
+from benchmark.execution.reference import committed_reference
+from benchmark.execution.runner import Job, make_jobs, run_job
+from benchmark.suite.config import TargetConfig, load_config
+from benchmark.suite.settings import SuiteSettings
+from benchmark.suite.variants import Variant
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy
 import torch
 
-from benchmark.method import TrainParams
-from benchmark.registry import get_method, register_method
+from benchmark.training.method import TrainParams
+from benchmark.suite.registry import get_method, register_method
 
 _calls = []
 
@@ -122,8 +122,8 @@ def labelled(problem, params, generator, progress):
 PLUGINS_AT_IMPORT = {
     "exit_plugin": "import sys\n\nsys.exit(0)\n",
     "slash_plugin": (
-        "from benchmark.method import TrainParams\n"
-        "from benchmark.registry import register_method\n\n"
+        "from benchmark.training.method import TrainParams\n"
+        "from benchmark.suite.registry import register_method\n\n"
         "register_method('a/b', display='A/B', params=TrainParams, test_config=TrainParams())(\n"
         "    lambda problem, params, generator, progress: None\n"
         ")\n"

@@ -15,10 +15,10 @@ from matplotlib.collections import QuadMesh
 from matplotlib.colors import to_hex
 from synthetic_records import ok_record, suite_json, true_weights, write_suite
 
-from benchmark import figures
-from benchmark.registry import METHODS, load_methods
-from benchmark.report import read_dir
-from benchmark.tables import format_number
+from benchmark.reporting import figures
+from benchmark.reporting.report import read_dir
+from benchmark.reporting.tables import format_number
+from benchmark.suite.registry import METHODS, load_methods
 
 QUICK = Path(__file__).parents[1] / "reports" / "quick"
 QUICK_FIGURES = {

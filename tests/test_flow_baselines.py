@@ -19,13 +19,13 @@ from baselines.coopflow import CoopFlowParams, paper_step_size, refine
 from baselines.nt_ebm import NTEBMParams, latent_mala
 from baselines.vera import Generator, VERAParams, generator_step, make_optimizers
 from baselines.vi_flow import VIFlowParams, flow_negatives, reverse_kl_step
-from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
-from benchmark.flows import Flow
-from benchmark.method import FittedModel, Problem, TrainParams
 from benchmark.metrics import sample_weights
-from benchmark.registry import get_method, load_methods
+from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
+from benchmark.models.flows import Flow
 from benchmark.samplers import ULA, NeuralTransportMALA, Potential
+from benchmark.suite.registry import get_method, load_methods
 from benchmark.targets import GaussianMixture, make_target
+from benchmark.training.method import FittedModel, Problem, TrainParams
 
 FIT_DRAWS = 4000
 

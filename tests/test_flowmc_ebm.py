@@ -5,11 +5,11 @@ import dataclasses
 import pytest
 import torch
 
-from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
-from benchmark.method import VIEW_DRAWS, Problem
 from benchmark.metrics import grid_weights, weight_tv
-from benchmark.registry import get_method, load_methods
+from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
+from benchmark.suite.registry import get_method, load_methods
 from benchmark.targets import make_target
+from benchmark.training.method import VIEW_DRAWS, Problem
 
 
 def _spec():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from synthetic_records import DENSITY_GRID, failed_record, ok_record, suite_json
 
-from benchmark.frames import (
+from benchmark.reporting.frames import (
     RESULT_COLUMNS,
     build_frames,
     checkpoints_frame,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.intervals import (
+from benchmark.reporting.intervals import (
     INCONCLUSIVE_FACTOR,
     POWER,
     compare_to_best,

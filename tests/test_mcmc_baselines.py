@@ -13,12 +13,17 @@ from baselines.oracle import OracleParams
 from baselines.pcd import buffer_starts
 from baselines.short_run import ShortRunParams
 from baselines.ula_ebm import ULAEBMParams
-from benchmark.energy import MLPEnergy, TiltedEBM, autograd_value_and_grad, base_std_from_data
-from benchmark.method import FittedModel, Problem
 from benchmark.metrics import grid_weights
-from benchmark.parts import LangevinParams, langevin_step_size, make_noise
-from benchmark.registry import get_method, load_methods
+from benchmark.models.energy import (
+    MLPEnergy,
+    TiltedEBM,
+    autograd_value_and_grad,
+    base_std_from_data,
+)
+from benchmark.suite.registry import get_method, load_methods
 from benchmark.targets import make_target
+from benchmark.training.method import FittedModel, Problem
+from benchmark.training.parts import LangevinParams, langevin_step_size, make_noise
 
 load_methods()
 

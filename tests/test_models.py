@@ -9,16 +9,16 @@ from tolerance import float64
 from torch import nn
 from torch.distributions import MultivariateNormal
 
-from benchmark.energy import (
+from benchmark.models.energy import (
     MLPEnergy,
     TiltedEBM,
     autograd_value_and_grad,
     base_std_from_data,
     log_isotropic_normal,
 )
-from benchmark.flows import Flow
-from benchmark.method import VIEW_DRAWS, Problem, TrainParams, maximum_likelihood
+from benchmark.models.flows import Flow
 from benchmark.targets import make_target
+from benchmark.training.method import VIEW_DRAWS, Problem, TrainParams, maximum_likelihood
 
 
 def _normal_log_prob(x, std):

@@ -7,10 +7,17 @@ import pandas as pd
 import pytest
 from synthetic_records import ok_record, suite_json
 
-from benchmark.frames import build_frames, suite_target
-from benchmark.paper import PAPER_CELLS, PAPER_TARGETS, compare, match_target, ordering, paper_frame
-from benchmark.report import against_the_paper
-from benchmark.tables import stats
+from benchmark.reporting.frames import build_frames, suite_target
+from benchmark.reporting.paper import (
+    PAPER_CELLS,
+    PAPER_TARGETS,
+    compare,
+    match_target,
+    ordering,
+    paper_frame,
+)
+from benchmark.reporting.report import against_the_paper
+from benchmark.reporting.tables import stats
 from benchmark.targets import make_target
 
 

@@ -16,8 +16,8 @@ from test_config import write
 
 from benchmark.__main__ import main
 from benchmark.metrics import above_truth, annealed_log_z, disagreement, held_out
-from benchmark.report import read_dir
-from benchmark.selection import select_variants
+from benchmark.reporting.report import read_dir
+from benchmark.reporting.selection import select_variants
 from benchmark.targets import make_target
 
 

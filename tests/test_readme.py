@@ -96,9 +96,9 @@ import IPython  # a kernel has IPython and ipykernel.zmqshell loaded
 sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    import benchmark.runner
+    import benchmark.execution.runner
 import tqdm.notebook
-print(issubclass(benchmark.runner.tqdm, tqdm.notebook.tqdm_notebook),
+print(issubclass(benchmark.execution.runner.tqdm, tqdm.notebook.tqdm_notebook),
       any("IProgress not found" in str(w.message) for w in caught))
 """
 

@@ -18,21 +18,22 @@ import pytest
 from test_cli import snapshot
 from test_config import write
 
-from benchmark import __version__, runner
+from benchmark import __version__
 from benchmark.__main__ import main
-from benchmark.config import load_config
 from benchmark.errors import ConfigError
-from benchmark.machine import versions
-from benchmark.reference import SETTINGS_THAT_MATTER, check_reference, plan_reference
-from benchmark.settings import SuiteSettings
-from benchmark.store import claim, content_hash, run_id, write_json
+from benchmark.execution import runner
+from benchmark.execution.machine import versions
+from benchmark.execution.reference import SETTINGS_THAT_MATTER, check_reference, plan_reference
+from benchmark.execution.store import claim, content_hash, run_id, write_json
+from benchmark.suite.config import load_config
+from benchmark.suite.settings import SuiteSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 #: A plugin with a method built on ULA-EBM's tiny test configuration, and one that always fails.
 PLUGIN = """
-from benchmark.method import TrainParams
-from benchmark.registry import get_method, register_method
+from benchmark.training.method import TrainParams
+from benchmark.suite.registry import get_method, register_method
 
 
 @register_method("plug_ebm", display="Plug-EBM", params=TrainParams, test_config=TrainParams())

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark import registry
-from benchmark.config import load_config
-from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.errors import ParamError
-from benchmark.method import FittedModel, Problem, TrainParams
-from benchmark.registry import METHODS, MethodSpec, get_method, load_methods, register_method
+from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.samplers import sample_chains
+from benchmark.suite import registry
+from benchmark.suite.config import load_config
+from benchmark.suite.registry import METHODS, MethodSpec, get_method, load_methods, register_method
 from benchmark.targets import make_target
+from benchmark.training.method import FittedModel, Problem, TrainParams
 
 ITERATIONS = 3
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -179,8 +179,8 @@ def test_configure_rejects_bad_values_naming_them():
 
 
 PLUGIN = """
-from benchmark.method import TrainParams
-from benchmark.registry import register_method
+from benchmark.training.method import TrainParams
+from benchmark.suite.registry import register_method
 
 
 @register_method("{name}", display="Plugin", params=TrainParams, test_config=TrainParams())

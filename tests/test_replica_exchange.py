@@ -109,9 +109,9 @@ def test_the_oracle_with_replica_exchange_recovers_the_weights_at_flowmcs_cost()
     iterations of `replica_exchange_steps()` steps (flowMC's cost per chain: 2 sweeps of 8 MALA
     gradients and an i-SIR pool of 63 energies, 158 units, is 20 steps of 4 rungs); its final
     chains hold the weights within 4 binomial standard errors."""
-    from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
-    from benchmark.method import Problem
-    from benchmark.registry import get_method, load_methods
+    from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
+    from benchmark.suite.registry import get_method, load_methods
+    from benchmark.training.method import Problem
 
     load_methods()
     target = make_target("two_modes")

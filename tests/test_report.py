@@ -14,12 +14,12 @@ from synthetic_records import failed_record, ok_record, suite_json, write_suite
 from test_config import tiny_toml, write
 from test_runner import FAILING_PLUGIN
 
-from benchmark.config import load_config
-from benchmark.figures import method_palette
-from benchmark.frames import RESULT_COLUMNS, build_frames
-from benchmark.registry import METHODS, load_methods
-from benchmark.report import build_report
-from benchmark.runner import run_suite
+from benchmark.execution.runner import run_suite
+from benchmark.reporting.figures import method_palette
+from benchmark.reporting.frames import RESULT_COLUMNS, build_frames
+from benchmark.reporting.report import build_report
+from benchmark.suite.config import load_config
+from benchmark.suite.registry import METHODS, load_methods
 from benchmark.targets import make_target
 
 TABLES = [
@@ -234,7 +234,7 @@ def test_a_swept_suite_whose_runs_all_failed_still_reports(tmp_path):
 
 
 def test_the_tuned_view_keeps_each_methods_chosen_variant_per_target():
-    from benchmark.figures import tuned_view
+    from benchmark.reporting.figures import tuned_view
 
     suite, records = _swept_records()
     records = [r for r in records if not (r["target"] == "hd16" and r["variant"] == "ula_ebm["
@@ -267,7 +267,7 @@ def test_the_tuned_view_keeps_each_methods_chosen_variant_per_target():
 def test_a_sensitivity_line_is_the_mean_and_t_interval_per_value():
     import matplotlib.pyplot as plt
 
-    from benchmark.figures import _draw_sweep, _swept_lines
+    from benchmark.reporting.figures import _draw_sweep, _swept_lines
 
     suite, records = _swept_records()
     shown = [{**r, "method": r["variant"], "base_method": r["method"]} for r in records]  # as

@@ -18,16 +18,16 @@ import pytest
 import torch
 from test_config import tiny_toml, write
 
-from benchmark import registry
-from benchmark.config import load_config
-from benchmark.energy import MLPEnergy, TiltedEBM
-from benchmark.evaluate import MIXING_METRICS, evaluate
-from benchmark.method import FittedModel, Problem, TrainParams
-from benchmark.registry import METHODS, load_methods, register_method
-from benchmark.runner import execute, make_jobs, run_job, run_suite, stable_seed
+from benchmark.execution.evaluate import MIXING_METRICS, evaluate
+from benchmark.execution.runner import execute, make_jobs, run_job, run_suite, stable_seed
+from benchmark.models.energy import MLPEnergy, TiltedEBM
 from benchmark.samplers import MALA, Potential
-from benchmark.settings import SuiteSettings
+from benchmark.suite import registry
+from benchmark.suite.config import load_config
+from benchmark.suite.registry import METHODS, load_methods, register_method
+from benchmark.suite.settings import SuiteSettings
 from benchmark.targets import make_target
+from benchmark.training.method import FittedModel, Problem, TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"train_seconds", "eval_seconds", "sample_seconds", "warmup_seconds", "ess_per_second"}
@@ -118,7 +118,10 @@ def test_log_density_error_is_zero_when_the_ebm_is_the_target():
 
 def test_stable_seed_is_the_same_in_another_process():
     here = stable_seed(3, "four_modes", "flowmc_ebm")
-    code = "from benchmark.runner import stable_seed as s; print(s(3, 'four_modes', 'flowmc_ebm'))"
+    code = (
+        "from benchmark.execution.runner import stable_seed as s; "
+        "print(s(3, 'four_modes', 'flowmc_ebm'))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     there = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
@@ -181,8 +184,8 @@ def test_same_config_and_seed_give_the_same_numbers(tmp_path):
 
 FAILING_PLUGIN = """
 import torch
-from benchmark.method import DivergenceError, TrainParams
-from benchmark.registry import register_method
+from benchmark.training.method import DivergenceError, TrainParams
+from benchmark.suite.registry import register_method
 
 
 @register_method("{name}", display="Diverges {name}", params=TrainParams, test_config=TrainParams())
@@ -220,7 +223,7 @@ def test_resume_after_an_interrupt_keeps_finished_records(tmp_path, monkeypatch)
             raise KeyboardInterrupt
         return run_job(job)
 
-    monkeypatch.setattr("benchmark.runner.run_job", interrupted_at_the_second_run)
+    monkeypatch.setattr("benchmark.execution.runner.run_job", interrupted_at_the_second_run)
     with pytest.raises(KeyboardInterrupt):
         run_suite(config, out, workers=1)
     kept = {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")}
@@ -321,8 +324,8 @@ def test_checkpoints_carry_the_cost_so_far_and_the_last_is_the_records_total(ref
 
 OWN_COUNTER_PLUGIN = """
 import torch
-from benchmark.method import FittedModel, TrainParams
-from benchmark.registry import register_method
+from benchmark.training.method import FittedModel, TrainParams
+from benchmark.suite.registry import register_method
 from benchmark.samplers import MALA, Potential
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from tolerance import float32_tolerance
 
-from benchmark.flows import Flow
+from benchmark.models.flows import Flow
 from benchmark.samplers import (
     IMH,
     ISIR,

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from benchmark.selection import select_variants
+from benchmark.reporting.selection import select_variants
 
 
 def runs(rows: list[tuple[str, int, str, float, float]]) -> pd.DataFrame:

@@ -11,8 +11,8 @@ from scipy.stats import sem as stats_sem
 from scipy.stats import t as stats_t
 from synthetic_records import failed_record, ok_record
 
-from benchmark.frames import runs_frame, steady_train_seconds
-from benchmark.tables import (
+from benchmark.reporting.frames import runs_frame, steady_train_seconds
+from benchmark.reporting.tables import (
     RANKING,
     format_cell,
     format_exact,

@@ -5,7 +5,7 @@ The iteration (the method's defaults): refresh U and ∇U at 256 persistent chai
 i-SIR move (pool 64: 256 × 63 flow draws) and 8 MALA steps (with the step size adapted after each
 sweep), one Adam step on the EBM (cosine learning rate) on a batch of 256 data points and the
 chains, one Adam step of maximum likelihood of the flow on the chains. The energy is the MLP of
-the runner (3×64 SiLU in 2-D, 3×128 in 16-D), the flow the RealNVP of `benchmark.flows` (4
+the runner (3×64 SiLU in 2-D, 3×128 in 16-D), the flow the RealNVP of `benchmark.models.flows` (4
 couplings, ReLU hyper-networks), both starting from the project's initial parameters. The JAX
 version is written as one would write it for speed: one compiled function per iteration, the MALA
 steps in a `lax.scan`, optax Adam; the couplings slice the even and odd features statically.
@@ -212,11 +212,11 @@ def _setup(target_name: str, iterations: int, seed: int) -> tuple[Any, Any, Any,
     import torch
 
     from baselines.flowmc_ebm import FlowMCEBMParams
-    from benchmark.energy import MLPEnergy, TiltedEBM, base_std_from_data
-    from benchmark.method import Problem
-    from benchmark.parts import make_flow
-    from benchmark.settings import SuiteSettings
+    from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
+    from benchmark.suite.settings import SuiteSettings
     from benchmark.targets import make_target
+    from benchmark.training.method import Problem
+    from benchmark.training.parts import make_flow
 
     target = make_target(target_name)
     data = target.sample(10_000, torch.Generator().manual_seed(seed))

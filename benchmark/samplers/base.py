@@ -10,7 +10,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ..energy import autograd_value_and_grad
+from ..models.energy import autograd_value_and_grad
 
 __all__ = [
     "GRAD_COST",

@@ -10,8 +10,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..compiled import compiled as compiled_fn
-from ..flows import Flow, maximum_likelihood_step
+from ..models.compiled import compiled as compiled_fn
+from ..models.flows import Flow, maximum_likelihood_step
 from .base import Info, State
 from .independent import IMH, ISIR
 from .langevin import MALA

@@ -50,7 +50,7 @@ class ULA:
 
     def moves(self, state: State, step_size: float | Tensor, noises: Tensor) -> State:
         """`move` once per noise of `noises` (k, n, d): k steps in one call, e.g. one compiled
-        graph (`benchmark.parts.run_ula`)."""
+        graph (`benchmark.training.parts.run_ula`)."""
         for noise in noises.unbind():
             state, _ = self.move(state, step_size, noise)
         return state

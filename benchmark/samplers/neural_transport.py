@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..flows import Flow
+from ..models.flows import Flow
 from .base import Info, Potential, State
 from .langevin import MALA
 

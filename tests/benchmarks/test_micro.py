@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from baselines.flowmc_ebm import FlowMCEBMParams, fit
-from benchmark.energy import MLPEnergy, TiltedEBM
-from benchmark.flows import Flow
-from benchmark.method import Problem
+from benchmark.models.energy import MLPEnergy, TiltedEBM
+from benchmark.models.flows import Flow
 from benchmark.samplers import ISIR, MALA, Potential
 from benchmark.targets import make_target
+from benchmark.training.method import Problem
 
 SIZES = [(256, 2, 64), (1024, 32, 128), (8192, 64, 256)]
 IDS = [f"chains{c}-dim{d}-hidden{h}" for c, d, h in SIZES]

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from benchmark.energy import TiltedEBM, log_isotropic_normal
-from benchmark.method import VIEW_DRAWS, FittedModel, TrainParams, counted_potential
-from benchmark.registry import register_method
+from benchmark.models.energy import TiltedEBM, log_isotropic_normal
 from benchmark.samplers import MALA
+from benchmark.suite.registry import register_method
+from benchmark.training.method import VIEW_DRAWS, FittedModel, TrainParams, counted_potential
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..metrics.samples import DIRECTIONS, FLOOR_PAIRS, SAMPLE_DRAWS
 from .frames import NE_SUFFIX
 from .intervals import INCONCLUSIVE_FACTOR, LEVEL, Scale, compare_to_best, t_interval
-from .metrics.samples import DIRECTIONS, FLOOR_PAIRS, SAMPLE_DRAWS
 
 __all__ = [
     "BETTER",

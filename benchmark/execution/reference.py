@@ -11,8 +11,8 @@ version of this package that computed each record (`versions.benchmark` against
 content hash, `store.check_record`); the suite's seeds must be among the reference's. The first
 difference is refused, as a `ConfigError` naming its key, before anything is written. Records
 computed with other versions of the packages that compute numbers, or on another processor
-(`benchmark.machine`), are taken with a warning: they agree with this machine's runs only in
-distribution, which `python -m benchmark compare` tests.
+(`benchmark.execution.machine`), are taken with a warning: they agree with this machine's runs
+only in distribution, which `python -m benchmark compare` tests.
 
 Taken from a reference, for every target the two share and every seed of the suite:
 - each variant only the reference ran: its record, whatever its status (a failure is a result);
@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import SuiteConfig
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..suite.config import SuiteConfig
+from ..suite.settings import SETTINGS_THAT_MATTER
 from .machine import differences, versions
-from .settings import SETTINGS_THAT_MATTER
 from .store import (
     MISSING,
     Foreign,

@@ -32,10 +32,10 @@ from matplotlib.ticker import (  # noqa: E402
     NullFormatter,
 )
 
+from ..metrics.training import ERASED, PRESENT  # noqa: E402
+from ..suite.registry import METHODS  # noqa: E402
 from .frames import Frames  # noqa: E402
 from .intervals import Interval, t_interval  # noqa: E402
-from .metrics.training import ERASED, PRESENT  # noqa: E402
-from .registry import METHODS  # noqa: E402
 from .selection import CRITERION, select_variants  # noqa: E402
 from .tables import REFERENCE_METHODS, format_number  # noqa: E402
 

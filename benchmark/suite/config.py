@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, ParamError, closest
-from .method import TrainParams
+from ..errors import ConfigError, ParamError, closest
+from ..targets import Target, make_target
+from ..training.method import TrainParams
 from .registry import get_method, load_methods
 from .settings import SuiteSettings
-from .targets import Target, make_target
 from .variants import Variant, expand
 
 __all__ = ["ConfigError", "TargetConfig", "SuiteConfig", "load_config", "config_from_dict"]
@@ -182,7 +182,7 @@ def _method_tables(path: Path | str, where: str, tables: object, methods: tuple[
 def _variants(
     path: Path | str, raw: dict[str, Any], methods: tuple[str, ...], targets: list[TargetConfig]
 ) -> dict[str, list[Variant]]:
-    """Per target, each method's variants (see `benchmark.variants`)."""
+    """Per target, each method's variants (see `benchmark.suite.variants`)."""
     specs = {}
     for name in methods:
         try:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from . import __version__
-from .errors import ConfigError
-from .settings import SETTINGS_THAT_MATTER
+from .. import __version__
+from ..errors import ConfigError
+from ..suite.settings import SETTINGS_THAT_MATTER
 
 __all__ = [
     "AGREEMENT_FILE",
@@ -58,7 +58,7 @@ class Record(TypedDict, total=False):
     tables; `config` is the resolved suite, target and method settings; `metrics` the scalar
     metrics, `weights` per-mode weights, `curves` the curves the figures draw; `error` (and
     `traceback`) say why a run failed; `reference`, on a record copied from a reference DIR
-    (`benchmark.reference`), names that DIR; `sha256`, the hash of everything else but
+    (`benchmark.execution.reference`), names that DIR; `sha256`, the hash of everything else but
     `reference` (`content_hash`), shows that the record is as its run wrote it; `notes`, what
     the run did otherwise than the suite asked (e.g. fewer diagnostic chains than `n_chains`).
     """
@@ -220,7 +220,7 @@ def _different_suite(path: Path, found: dict[str, Any], expected: dict[str, Any]
 
 def suite_variants(suite: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Per target of a suite.json, every variant its report shows: those taken from a reference
-    only (`benchmark.reference`), then the suite's own."""
+    only (`benchmark.execution.reference`), then the suite's own."""
     reference = suite.get("reference", {}).get("variants", {})
     return {target: [*reference.get(target, []), *own] for target, own in suite["variants"].items()}
 
@@ -229,7 +229,7 @@ def suite_variants(suite: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def claim(out: Path, resolved: dict[str, Any]) -> Iterator[None]:
     """Hold DIR for one run of the suite `resolved`: create it (with runs/), lock it, and write
     suite.json if it is new, or if DIR holds the same suite run without a reference and
-    `resolved` adds one (`benchmark.reference`). Raises `ConfigError` when DIR cannot be
+    `resolved` adds one (`benchmark.execution.reference`). Raises `ConfigError` when DIR cannot be
     created, is in use by another run, or holds another suite (nothing is changed then)."""
     read_suite(out)  # a file or a foreign folder: refuse before creating anything
     try:

@@ -29,9 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .energy import TiltedEBM
-from .method import DivergenceError, FittedModel
-from .metrics import (
+from ..metrics import (
     FLOOR_PAIRS,
     MIN_DIAGNOSTIC_DRAWS,
     MODE_CONFIDENCE,
@@ -63,9 +61,11 @@ from .metrics import (
     weight_mse_floor,
     weight_tv,
 )
-from .samplers import Info, run_for_cost
-from .settings import SuiteSettings
-from .targets import Target, confident_component
+from ..models.energy import TiltedEBM
+from ..samplers import Info, run_for_cost
+from ..suite.settings import SuiteSettings
+from ..targets import Target, confident_component
+from ..training.method import DivergenceError, FittedModel
 
 __all__ = [
     "MODEL_METRICS",

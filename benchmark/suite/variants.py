@@ -7,7 +7,7 @@ list of several values is a grid (for a hyperparameter that is itself a list, e.
 a list of lists); the grids of one method combine as a Cartesian product.
 
 Example:
-    >>> from benchmark.registry import load_methods, get_method
+    >>> from benchmark.suite.registry import load_methods, get_method
     >>> _ = load_methods()
     >>> layers = [("defaults", {"lr": [1e-3, 3e-3]}), ("methods.ula_ebm", {"steps": 16})]
     >>> [(v.name, v.params["lr"], v.params["steps"]) for v in expand(get_method("ula_ebm"), layers)]
@@ -23,7 +23,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParamError
+from ..errors import ParamError
 from .registry import MethodSpec
 
 __all__ = ["MAX_VARIANT_NAME", "Variant", "variant_name", "display_name", "expand"]
@@ -75,7 +75,7 @@ def display_name(spec: MethodSpec, variant: Variant) -> str:
     """The method's display name, with the variant's grid point when it has one.
 
     Example:
-        >>> from benchmark.registry import load_methods, get_method
+        >>> from benchmark.suite.registry import load_methods, get_method
         >>> spec = load_methods()["ula_ebm"]
         >>> display_name(spec, Variant("ula_ebm[lr=0.003]", "ula_ebm", {"lr": 0.003}, {}))
         'ULA-EBM [lr=0.003]'

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .metrics import weight_tv
-from .store import Record
-from .targets import Target, make_target
+from ..execution.store import Record
+from ..metrics import weight_tv
+from ..targets import Target, make_target
 
 __all__ = [
     "Frames",

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import torch
 
-from .errors import ParamError, closest
-from .method import FittedModel, Problem, Progress, TrainParams
+from ..errors import ParamError, closest
+from ..training.method import FittedModel, Problem, Progress, TrainParams
 
 __all__ = [
     "ENTRY_POINT_GROUP",

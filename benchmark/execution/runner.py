@@ -30,15 +30,16 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .config import SuiteConfig, TargetConfig
-from .energy import MLPEnergy, TiltedEBM, base_std_from_data
+from ..models.energy import MLPEnergy, TiltedEBM, base_std_from_data
+from ..suite.config import SuiteConfig, TargetConfig
+from ..suite.registry import get_method, load_methods
+from ..suite.settings import SuiteSettings
+from ..suite.variants import Variant, display_name
+from ..training.method import DivergenceError, Problem
 from .evaluate import evaluate
 from .machine import versions
-from .method import DivergenceError, Problem
 from .pool import Isolated, Lost, imap_isolated
 from .reference import committed_reference, plan_reference
-from .registry import get_method, load_methods
-from .settings import SuiteSettings
 from .store import (
     AGREEMENT_CELLS,
     AGREEMENT_FILE,
@@ -53,7 +54,6 @@ from .store import (
     set_aside,
     write_json,
 )
-from .variants import Variant, display_name
 
 __all__ = [
     "Job",
@@ -327,10 +327,10 @@ def _execute_dask(jobs: list[Job], scheduler: str) -> Iterator[Record]:
 
 def execute(jobs: list[Job], workers: int, scheduler: str | None = None) -> Iterator[Record]:
     """Yield each job's record as it finishes: in this process (`workers` 1), in `workers` local
-    processes (`benchmark.pool`: a worker that dies fails only its job, and is replaced), or on
-    the Dask cluster at `scheduler`, each job in a process of its own there too (a cluster with
-    no worker for `DASK_NO_WORKER_SECONDS` fails the jobs left). A job whose worker dies yields a
-    `failed` record."""
+    processes (`benchmark.execution.pool`: a worker that dies fails only its job, and is
+    replaced), or on the Dask cluster at `scheduler`, each job in a process of its own there too
+    (a cluster with no worker for `DASK_NO_WORKER_SECONDS` fails the jobs left). A job whose
+    worker dies yields a `failed` record."""
     if not jobs:
         return
     if scheduler is not None:
@@ -495,10 +495,10 @@ def run_suite(
 ) -> dict[str, int]:
     """Run every missing, failed (or, with `force`, every) job of the suite into `out`, taking
     the runs it shares with the reference DIRs `against` from their records instead
-    (`benchmark.reference`); `threads`: torch threads per run, the same whatever `workers` or
-    `scheduler`, so that the numbers are too; `command`: how it was started, for the provenance
-    (default: this process's command line). Returns counts {"skipped", "ok", "failed"}, and with
-    `against` "reference": the runs taken from a reference."""
+    (`benchmark.execution.reference`); `threads`: torch threads per run, the same whatever
+    `workers` or `scheduler`, so that the numbers are too; `command`: how it was started, for the
+    provenance (default: this process's command line). Returns counts {"skipped", "ok",
+    "failed"}, and with `against` "reference": the runs taken from a reference."""
     plan = plan_reference(config, against, out)
     with claim(out, plan.resolved):
         runs = out / "runs"

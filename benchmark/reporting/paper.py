@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from scipy.stats import kendalltau
 
-from .targets import Target, make_target
+from ..targets import Target, make_target
 
 __all__ = [
     "PaperTarget",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParamError, closest
+from ..errors import ParamError, closest
 
 __all__ = ["SETTINGS_THAT_MATTER", "SuiteSettings"]
 

@@ -1,8 +1,8 @@
 """Does a fresh run of a suite agree with a reference run of it (e.g. the committed
 `reports/quick`)? On the same processor with the same package versions a run reproduces its
 reference bit for bit; on another, rounding differs, training amplifies the difference, and the
-two agree only in distribution (`benchmark.machine`). So each cell — a (target, method variant,
-metric) — is tested, not compared digit by digit:
+two agree only in distribution (`benchmark.execution.machine`). So each cell — a (target,
+method variant, metric) — is tested, not compared digit by digit:
 
 - *identical* when both DIRs hold the same seeds and every value is equal;
 - otherwise Welch's t-test between the two sets of per-seed values (on log values for a metric
@@ -128,8 +128,8 @@ def agreement_markdown(
         f"The reference's records were {where}. Per target, method and metric, the seeds' values "
         "here and there are tested with Welch's t-test (on log values for a positive metric), "
         f"the p-values of all cells adjusted together by Holm's method (family-wise {LEVEL:g}); "
-        "a line differs when one of its metrics does (`benchmark/agreement.py`; every cell in "
-        f"`agreement.csv`). {summary}.",
+        "a line differs when one of its metrics does (`benchmark/reporting/agreement.py`; every "
+        f"cell in `agreement.csv`). {summary}.",
         "",
         lines.to_markdown(index=False, disable_numparse=True),
     ]

@@ -1,7 +1,8 @@
 """The one interface every training method implements, and the maximum-likelihood loop they share.
 
 A method is a function `fit(problem, params, generator, progress) -> FittedModel`, registered with
-`benchmark.registry.register_method`. It never computes metrics nor times itself: the runner does.
+`benchmark.suite.registry.register_method`. It never computes metrics nor times itself: the
+runner does.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .energy import TiltedEBM
-from .errors import ParamError
-from .samplers import EvalCounter, Potential, Proposal, Sampler
-from .targets import Target
+from ..errors import ParamError
+from ..models.energy import TiltedEBM
+from ..samplers import EvalCounter, Potential, Proposal, Sampler
+from ..targets import Target
 
 __all__ = [
     "VIEW_DRAWS",

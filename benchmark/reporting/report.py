@@ -13,14 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from .conclusions import conclusions
-from .errors import ConfigError, ParamError
-from .figures import make_figures, tuned_view
-from .frames import Frames, build_frames, suite_target
-from .paper import PAPER_TARGETS, VIEWS, compare, ordering, paper_frame
-from .registry import METHODS, load_methods
-from .selection import CRITERION, select_variants
-from .store import (
+from ..errors import ConfigError, ParamError
+from ..execution.store import (
     AGREEMENT_FILE,
     Foreign,
     Record,
@@ -29,8 +23,14 @@ from .store import (
     run_id,
     suite_variants,
 )
+from ..suite.registry import METHODS, load_methods
+from ..suite.variants import Variant, display_name
+from .conclusions import conclusions
+from .figures import make_figures, tuned_view
+from .frames import Frames, build_frames, suite_target
+from .paper import PAPER_TARGETS, VIEWS, compare, ordering, paper_frame
+from .selection import CRITERION, select_variants
 from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
-from .variants import Variant, display_name
 
 __all__ = ["REFERENCE_MARK", "SuiteData", "read_dir", "against_the_paper", "build_report"]
 
@@ -185,7 +185,7 @@ def _references(out: Path, records: list[Record], names: dict[str, str]) -> list
             f"{len(records)} runs ({shown}) are its records (benchmark "
             f"{taken[0]['versions']['benchmark']}{command}), copied into `runs/` with a "
             f"`reference` field; the settings that fix their numbers were checked to be this "
-            f"suite's (`benchmark/reference.py`) and {verified}. Marked "
+            f"suite's (`benchmark/execution/reference.py`) and {verified}. Marked "
             f"`{REFERENCE_MARK.strip()}` in every table and figure."
         )
     return lines
@@ -224,7 +224,7 @@ _TUNED = (
     "training) — a choice a practitioner could make without p★; variants failing on a seed come "
     "last, and a variant whose normaliser log Z was not estimable on some seed is excluded (the "
     "last column names it and why: a missed mass raises the held-out likelihood) "
-    "(`benchmark/selection.py`). Beside it, its headline errors; every variant stays in "
+    "(`benchmark/reporting/selection.py`). Beside it, its headline errors; every variant stays in "
     "`results.csv` and the tables above. The ranks compare the chosen variants of a target. "
     + RANKING
 )

@@ -6,7 +6,7 @@ soft-clamped log-scale, zuko MLPs as hyper-networks, hence zuko's initialisation
 that each direction costs one network pass per coupling: zuko's inverse pass evaluates each
 network twice (once for the values, once for the log-determinant) and re-indexes the features with
 index tensors at every call. Draws without gradients are made in row blocks that stay in the CPU's
-cache (see `benchmark.batching`).
+cache (see `benchmark.models.batching`).
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor
 
-from .compiled import compiled as compiled_fn
-from .flows import Flow, maximum_likelihood_step
+from ..models.compiled import compiled as compiled_fn
+from ..models.flows import Flow, maximum_likelihood_step
+from ..samplers import IMH, ISIR, MALA, ULA, FlowMC, Info, Potential, Sampler, State
 from .method import VIEW_DRAWS, FittedModel, Problem, Training, TrainParams, require
-from .samplers import IMH, ISIR, MALA, ULA, FlowMC, Info, Potential, Sampler, State
 
 __all__ = [
     "LangevinParams",

@@ -2,7 +2,7 @@
 compute them and the processor. The same config and seed give the same numbers bit for bit on the
 same processor with the same versions; elsewhere rounding differs (another instruction set or BLAS
 kernel), training amplifies the difference, and runs agree only in distribution (docs/RUNNING.md,
-"Reproducible"; `benchmark.agreement` tests it)."""
+"Reproducible"; `benchmark.reporting.agreement` tests it)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from .. import __version__
 
 __all__ = ["COMPUTING_PACKAGES", "cpu_model", "versions", "differences"]
 
