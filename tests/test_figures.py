@@ -220,7 +220,7 @@ def test_densities_have_one_colour_scale_per_target(planted):
     fig = drawn["densities"]
     for target in ("four_modes", "gmm40"):
         top = frames.truth_density[frames.truth_density.target == target].log_p.max()
-        (ax,) = [ax for ax in fig.axes if ax.get_ylabel() == target]
+        (ax,) = [ax for ax in fig.axes if ax.get_title() == f"{target}: target"]
         assert ax.images[0].get_clim() == pytest.approx((top - 10, top))
     assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 2
 

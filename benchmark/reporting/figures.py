@@ -55,6 +55,7 @@ Colour = tuple[float, float, float]
 _DPI = 150
 _RHAT_FLOOR = 1e-3  # R-hat − 1 is drawn on a log axis, values below 1.001 at 1.001
 _DENSITY_RANGE = 10.0  # nats of log density shown below the target's highest value
+_DENSITY_COLUMNS = 7  # panels of the density figure per row
 _PAPER_PAIR = ("flowmc_ebm", "ula_ebm")  # the paper's Fig. 1
 _FENCE = 3.0  # an axis fitted to its values' bulk leaves out those this many IQRs beyond
 
@@ -414,52 +415,55 @@ def densities(
     density: pd.DataFrame, truth: pd.DataFrame, modes: pd.DataFrame, methods: pd.DataFrame,
     out: Path,
 ) -> list[Figure]:  # fmt: skip
-    """One row per 2-D target: the target's log density, then each method's learned one (its
-    lowest seed), on the row's own colour scale (`_DENSITY_RANGE` nats below the target's highest
-    value, its colour bar at the row's end); the true modes marked."""
+    """Per 2-D target a block of panels, at most `_DENSITY_COLUMNS` a row: the target's log
+    density, then each method's learned one (its lowest seed), on the block's own colour scale
+    (`_DENSITY_RANGE` nats below the target's highest value, its colour bar beside the block); the
+    true modes marked."""
     if density.empty:
         return []
     targets = list(dict.fromkeys(density.target))
     shown = _shown(methods, density.method)
     first = density.groupby(["target", "method"]).seed.transform("min") == density.seed
     density = density[first]
-    fig, axes = _grid(len(targets), len(shown) + 1, 2.5, 2.5)
-    drawn = {}  # per row, an image on its scale (for the colour bar)
-    for row, target in enumerate(targets):
+    columns = min(_DENSITY_COLUMNS, len(shown) + 1)
+    block = -(-(len(shown) + 1) // columns)  # rows of panels per target
+    fig, axes = _grid(block * len(targets), columns, 2.2, 2.2)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    blocks = []  # per target: an image on its scale and the axes of its block
+    for t, target in enumerate(targets):
         top = float(truth[truth.target == target].log_p.max())
         scale = {"vmin": top - _DENSITY_RANGE, "vmax": top, "cmap": "viridis", "origin": "lower"}
-        panels = [("target", truth[truth.target == target])]
+        panels = [("target", truth[truth.target == target], None)]
         panels += [
-            (m.display, density[(density.target == target) & (density.method == m.method)])
+            (m.display, density[(density.target == target) & (density.method == m.method)],
+             m.colour)
             for m in shown.itertuples()
-        ]
-        for col, (title, frame) in enumerate(panels):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
+        ]  # fmt: skip
+        image = None
+        for i, (title, frame, colour) in enumerate(panels):
+            ax = axes[t * block + i // columns, i % columns]
+            ax.set_axis_on()
+            ax.set(xticks=[], yticks=[])
+            ax.set_title(f"{target}: {title}" if i == 0 else title, fontsize=8)
             if frame.empty:
-                ax.set_axis_off()
                 continue
-            image, extent = _image(frame)
-            drawn[row] = ax.imshow(image, extent=extent, interpolation="bilinear", **scale)
+            shown_image, extent = _image(frame)
+            image = ax.imshow(shown_image, extent=extent, interpolation="bilinear", **scale)
             _mark_modes(ax, modes[modes.target == target])
-            if row == 0:
-                ax.set_title(title, fontsize=9)
-            if col == 0:
-                ax.set_ylabel(target, fontsize=10)
-            if col > 0:
-                colour = shown.colour.iloc[col - 1]
-                for spine in ax.spines.values():
-                    spine.set(color=colour, linewidth=2)
+            for spine in ax.spines.values():
+                spine.set(color=colour or "black", linewidth=2 if colour else 1)
+        if image is not None:
+            blocks.append((image, list(axes[t * block : (t + 1) * block].flat)))
     fig.tight_layout()
-    for row, image in drawn.items():
-        bar = fig.colorbar(image, ax=list(axes[row]), shrink=0.9, pad=0.01, extend="both")
+    for image, block_axes in blocks:
+        bar = fig.colorbar(image, ax=block_axes, shrink=0.9, pad=0.01, extend="both")
         bar.set_label("log density")
     name = _save(fig, out, "densities")
     caption = (
-        "Learned log densities (normalised) beside each 2-D target (left column), one colour "
-        f"scale per row, from the target's highest value down {_DENSITY_RANGE:.0f} nats (clipped "
-        "at both ends); + marks the true means, dotted circles the rings' radii; each method's "
+        "Learned log densities (normalised) after each 2-D target (its first panel), one colour "
+        f"scale per target, from its highest value down {_DENSITY_RANGE:.0f} nats (clipped at both "
+        "ends); + marks the true means, dotted circles the rings' radii; each method's "
         "panel is framed in its colour (lowest seed shown). Look for modes that are missing, "
         "merged or "
         "smeared along a ridge, and for mass where the target has none; the brightness of a "
