@@ -162,6 +162,12 @@ def _wide_scan(
     )
 
 
+def _finite_rows(x: Tensor) -> Tensor:
+    """The rows of x (n, 2) with every coordinate finite, float32 on the CPU."""
+    x = x.detach().cpu().float()
+    return x[torch.isfinite(x).all(-1)]
+
+
 def grid_weights(
     log_density: LogDensity,
     target: Target,
@@ -182,8 +188,7 @@ def grid_weights(
     lo, hi = torch.full((2,), float(target.bounds[0])), torch.full((2,), float(target.bounds[1]))
     finite = None
     if cover is not None:
-        finite = cover.detach().cpu().float()
-        finite = finite[torch.isfinite(finite).all(-1)]
+        finite = _finite_rows(cover)
         if len(finite):
             lo, hi = (
                 torch.minimum(lo, finite.min(0).values),
@@ -194,8 +199,7 @@ def grid_weights(
     lo, hi = _wide_scan(log_density, lo - margin, hi + margin, cells, device)
     lo, hi, edge = _grow(log_density, lo, hi, cells, device)
     if probes is not None:
-        finite = probes.detach().cpu().float()
-        finite = finite[torch.isfinite(finite).all(-1)]
+        finite = _finite_rows(probes)
     quad = adaptive_quadrature(log_density, lo, hi, cells, finite, tol, budget, device)
     log_z, w = _normalised(torch.from_numpy(quad.log_mass))
     if not math.isfinite(log_z):

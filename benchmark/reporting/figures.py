@@ -114,6 +114,19 @@ def _method_legend(
                ncol=ncol)  # fmt: skip
 
 
+def _reference_level(ax: plt.Axes, level: float, label: str, colour: object, lw: float) -> None:
+    """A reference's level (the oracle's) as a dashed line within the axis' y range, else as a
+    note in the corner it lies beyond (↓ or ↑), so that it never sets the range."""
+    low, high = ax.get_ylim()
+    if low <= level <= high:
+        ax.axhline(level, color=colour, lw=lw, ls="--")
+        return
+    below = level < low
+    note = f"{label}: {format_number(level)} {'↓' if below else '↑'}"
+    ax.text(0.02, 0.03 if below else 0.97, note, transform=ax.transAxes, fontsize=7,
+            color=colour, va="bottom" if below else "top")  # fmt: skip
+
+
 def _tick_label(value: float, _: object) -> str:
     """A log axis' tick: plain below 1e4 (down to 0.01), else a power of ten."""
     if 1e-2 <= abs(value) < 1e4:
@@ -668,13 +681,7 @@ def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
             _log_ticks(ax.yaxis, pd.Series([low, high]))
             for method in shown[shown.method.isin(set(references.method))].itertuples():
                 tv = references[references.method == method.method].mw_tv_model.median()
-                if low <= tv <= high:
-                    ax.axhline(tv, color=method.colour, lw=1.2, ls="--")
-                else:
-                    ax.text(0.02, 0.03 if tv < low else 0.97,
-                            f"{method.display}: {format_number(tv)} {'↓' if tv < low else '↑'}",
-                            transform=ax.transAxes, fontsize=7, color=method.colour,
-                            va="bottom" if tv < low else "top")  # fmt: skip
+                _reference_level(ax, tv, method.display, method.colour, lw=1.2)
     fig.tight_layout()
     _method_legend(fig, shown, ncol=min(5, len(shown)),
                    dashed=frozenset(shown.method) & REFERENCE_METHODS)  # fmt: skip
@@ -733,14 +740,7 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
                 _log_ticks(ax.yaxis, pd.Series([low, high]))
             oracle = drawn[drawn.method.isin(REFERENCE_METHODS)][metric]
             if len(oracle):
-                level, (low, high) = oracle.median(), ax.get_ylim()
-                if low <= level <= high:
-                    ax.axhline(level, color="black", lw=1, ls="--")
-                else:
-                    ax.text(0.02, 0.03 if level < low else 0.97,
-                            f"oracle: {format_number(level)} {'↓' if level < low else '↑'}",
-                            transform=ax.transAxes, fontsize=7,
-                            va="bottom" if level < low else "top")  # fmt: skip
+                _reference_level(ax, oracle.median(), "oracle", "black", lw=1.0)
             ax.set_xlabel(cost_label)
             ax.set_ylabel(f"{target}\n{label}" if col == 0 else label)
     handles = [
