@@ -9,7 +9,7 @@ PART ?=
 ARGS ?=
 
 .PHONY: install constraints test test-all lint bench-micro bench-compare benchmark benchmark-tuned \
-	benchmark-paper report reference
+	benchmark-grid benchmark-paper report reference
 
 # the tested dependency versions of constraints.txt (refresh them: make constraints)
 install:
@@ -52,6 +52,12 @@ benchmark:
 benchmark-tuned:
 	$(PYTHON) -m benchmark run benchmark/configs/tuned.toml --out results/tuned $(ARGS)
 	@if [ -d reports/tuned ]; then $(PYTHON) -m benchmark compare results/tuned reports/tuned; fi
+
+# the two-mode grid, dimension × separation, both tracks (the EBM; its sampler on the true energy);
+# ≤ 60 minutes on 2 cores (the budget is in the config's header)
+benchmark-grid:
+	$(PYTHON) -m benchmark run benchmark/configs/grid.toml --out results/grid $(ARGS)
+	@if [ -d reports/grid ]; then $(PYTHON) -m benchmark compare results/grid reports/grid; fi
 
 benchmark-paper:
 	@if [ -z "$(filter $(PART),$(PAPER_PARTS))" ] || [ "$(words $(PART))" != 1 ]; then \

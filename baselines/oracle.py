@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
 
-from benchmark.models.energy import TiltedEBM, autograd_value_and_grad, log_isotropic_normal
+from benchmark.models.energy import TiltedEBM
 from benchmark.samplers import (
     GRAD_COST,
     Info,
@@ -30,7 +29,6 @@ from benchmark.samplers import (
     geometric_ladder,
 )
 from benchmark.suite.registry import register_method
-from benchmark.targets import Target
 from benchmark.training.method import (
     VIEW_DRAWS,
     Checkpoint,
@@ -46,39 +44,13 @@ from benchmark.training.method import (
 from benchmark.training.parts import (
     FlowMCParams,
     LangevinParams,
+    TrueEnergy,
     build_flowmc,
     make_flow,
     make_noise,
 )
 
-__all__ = ["OracleParams", "TrueEnergy", "fit"]
-
-
-class TrueEnergy(nn.Module):
-    """E(x) = −log p★(x) + log ρ(x), so that the tilted EBM exp(−E)·ρ is p★ exactly.
-
-    Arguments:
-        target: The true target p★.
-        base_std: σ of the tilt ρ = N(0, σ²I).
-    """
-
-    def __init__(self, target: Target, base_std: float) -> None:
-        super().__init__()
-        self.target = target
-        self.register_buffer("base_std", torch.tensor(float(base_std)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """E(x), (n, d) -> (n,)."""
-        return log_isotropic_normal(x, self.base_std) - self.target.log_prob(x)
-
-    @torch.no_grad()
-    def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """E(x) and ∇E(x) = −x / σ² − ∇log p★(x), ((n,), (n, d)), from the target's score when it
-        has one (Gaussian mixtures), else by autograd."""
-        if not hasattr(self.target, "log_prob_and_score"):
-            return autograd_value_and_grad(self, x)
-        log_p, score = self.target.log_prob_and_score(x)
-        return log_isotropic_normal(x, self.base_std) - log_p, -x / self.base_std**2 - score
+__all__ = ["OracleParams", "fit"]
 
 
 @dataclass(frozen=True)

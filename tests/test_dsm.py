@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from baselines.dsm import DSMParams, dsm_loss
-from baselines.oracle import TrueEnergy
 from benchmark.errors import ParamError
 from benchmark.metrics.density import grid_weights
 from benchmark.metrics.weights import weight_tv
@@ -18,6 +17,7 @@ from benchmark.models.energy import MLPEnergy, TiltedEBM, base_std_from_data
 from benchmark.suite.registry import get_method, load_methods
 from benchmark.targets import make_target
 from benchmark.training.method import Problem
+from benchmark.training.parts import TrueEnergy
 
 load_methods()
 TRUE, SWAPPED = [1 / 3, 2 / 3], [2 / 3, 1 / 3]

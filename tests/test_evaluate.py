@@ -14,10 +14,16 @@ from test_config import write
 from torch import nn
 
 from benchmark.__main__ import main
-from benchmark.execution.evaluate import MIXING_METRICS, MODEL_METRICS, TRAINING_METRICS, evaluate
+from benchmark.execution.evaluate import (
+    MIXING_METRICS,
+    MODEL_METRICS,
+    TRACK_METRICS,
+    TRAINING_METRICS,
+    evaluate,
+)
 from benchmark.metrics import DiagonalGaussians
 from benchmark.models.energy import TiltedEBM, log_isotropic_normal
-from benchmark.samplers import ISIR, MALA, EvalCounter, FlowMC, Potential, ReplicaExchange
+from benchmark.samplers import IMH, ISIR, MALA, EvalCounter, FlowMC, Potential, ReplicaExchange
 from benchmark.suite.settings import SuiteSettings
 from benchmark.targets import make_target
 from benchmark.training.method import Checkpoint, FittedModel
@@ -119,6 +125,40 @@ def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():
         assert math.isfinite(m["mmd"])
 
 
+def test_the_sampler_track_samples_the_true_energy_and_leaves_the_ebm_trained():
+    # The EBM is a planted wrong density q: p★'s two modes with the weights swapped (1:2 for
+    # 2:1). The sampler is IMH whose proposal is p★ itself, so on the true energy every proposal
+    # is accepted and the draws are independent draws of p★: their region weights are binomial
+    # over n = chains × draws, and their TV to the exact masses is below 5 standard errors. The
+    # EBM's own weights stay q's, a TV of about 1/3 away, and its energy is the planted one after.
+    target = make_target("bimodal", name="planted", dim=2, separation=3.0)
+    swapped = make_target("bimodal", name="swapped", dim=2, separation=3.0, weights=[1 / 3, 2 / 3])
+    mixture = DiagonalGaussians(target.means, target.variances, target.weights)
+
+    class exact:  # p★ as IMH's proposal, its "noise" the draws themselves
+        noise = staticmethod(lambda n, generator: mixture.sample_and_log_prob(n, generator)[0])
+        from_noise = staticmethod(lambda x: (x, mixture.log_prob(x)))
+        log_prob = staticmethod(mixture.log_prob)
+
+    start = swapped.sample(32, torch.Generator().manual_seed(3))
+    fitted = fitted_for(swapped.log_prob, 2, start, lambda potential: IMH(potential, exact))
+    planted = fitted.ebm.energy
+    settings = SuiteSettings(
+        n_chains=32, sample_cost=600, n_data=1000, c2st_max_dim=0, sampler_track=True
+    )
+    result = evaluate(fitted, target, settings, torch.Generator().manual_seed(0))
+    m = result.metrics
+    assert fitted.ebm.energy is planted
+    assert set(TRACK_METRICS) <= set(m) and not set(TRACK_METRICS) & set(result.not_estimable)
+    assert m["mw_tv_model"] == pytest.approx(1 / 3 * (1 - 2 * target.overlap), abs=0.02)
+    w = target.region_weights().weights[0].item()
+    # an IMH step costs 3 units per chain (a gradient, an energy); warm-up a quarter of 600
+    n = 32 * m["sample_draws"]
+    assert m["mw_tv_sampler_true"] < 5 * math.sqrt(w * (1 - w) / n)
+    assert result.weights["sampler_true"] == pytest.approx(
+        target.region_weights().weights.tolist(), abs=5 * math.sqrt(w * (1 - w) / n)
+    )
+    assert m["rhat_max_sampler_true"] < 1.05
 
 
 def test_replica_exchange_records_its_swap_acceptance():
@@ -138,6 +178,7 @@ def test_replica_exchange_records_its_swap_acceptance():
         swaps[name] = m["accept_swap"]
     assert 0.95 < swaps["ladder"] <= 1.0
     assert math.isnan(swaps["mala"])
+
 
 class WeightedMixtureEnergy(nn.Module):
     """E = log ρ − log q_w for q_w = Σ w_k p★_k, the target's components with weights w (a buffer,
@@ -167,8 +208,12 @@ def test_a_mode_erased_and_recreated_over_training_is_counted_and_the_end_settle
     potential = Potential(ebm.potential)
     start = target.sample(64, torch.Generator().manual_seed(3))
     checkpoints = [
-        Checkpoint(10 * (i + 1), {"weights": w, "base_std": torch.tensor(1.0)}, start,
-                   EvalCounter(10 * (i + 1), 5 * (i + 1), i))
+        Checkpoint(
+            10 * (i + 1),
+            {"weights": w, "base_std": torch.tensor(1.0)},
+            start,
+            EvalCounter(10 * (i + 1), 5 * (i + 1), i),
+        )
         for i, w in enumerate([truth, erased, truth, truth, truth])
     ]
     fitted = FittedModel(ebm, start, start, MALA(potential, 0.01), start, checkpoints,
@@ -186,7 +231,6 @@ def test_a_mode_erased_and_recreated_over_training_is_counted_and_the_end_settle
     assert [(r["energy_evals"], r["grad_evals"], r["flow_passes"]) for r in rows] == [
         (10.0 * (i + 1), 5.0 * (i + 1), float(i)) for i in range(5)
     ]
-
 
 
 def run_planted(tmp_path, plugin: str, target: str, centre: list[float]) -> dict:

@@ -14,6 +14,11 @@ combined error, or a held-out log-likelihood above the truth's own), every metri
 on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why; so are the chains'
 R-hat, ESS and switch rate (`MIXING_METRICS`) when they made fewer than `MIN_DIAGNOSTIC_DRAWS`
 draws per chain after warm-up.
+
+With `SuiteSettings.sampler_track`, the same sampler also runs on the true energy (the EBM's
+energy swapped for `TrueEnergy`, so the tilted EBM is p★), from the same start and for the same
+cost per chain: its draws' weights against p★'s are the sampler's own error, apart from the
+training's (`TRACK_METRICS`, docs/SCIENCE.md §7.13).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import copy
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,11 +72,13 @@ from ..samplers import Info, run_for_cost
 from ..suite.settings import SuiteSettings
 from ..targets import Target, confident_component
 from ..training.method import DivergenceError, FittedModel
+from ..training.parts import TrueEnergy
 
 __all__ = [
     "MODEL_METRICS",
     "MIXING_METRICS",
     "TRAINING_METRICS",
+    "TRACK_METRICS",
     "Evaluation",
     "evaluate",
     "weight_errors",
@@ -122,6 +130,17 @@ MIXING_METRICS = (
     "ess_per_second",
     "ess_bulk_per_kcost",
     "switch_rate",
+)
+
+#: Metrics of the sampler track: the method's sampler on the true energy (NaN without
+#: `SuiteSettings.sampler_track`; R-hat and switch rate also below `MIN_DIAGNOSTIC_DRAWS` draws).
+TRACK_METRICS = (
+    "mw_mse_sampler_true",
+    "mw_tv_sampler_true",
+    "mw_max_sampler_true",
+    "rhat_max_sampler_true",
+    "switch_rate_sampler_true",
+    "mass_far_sampler_true",
 )
 
 
@@ -400,6 +419,52 @@ def _mixing(
     return metrics, not_estimable, curve, run.draws
 
 
+@contextmanager
+def _true_energy(fitted: FittedModel, target: Target) -> Iterator[None]:
+    """Within: the EBM's energy is `TrueEnergy`, so that `fitted.sampler`, whose potential reads
+    the EBM, samples p★ itself; the trained energy is put back on leaving."""
+    ebm = fitted.ebm
+    trained = ebm.energy
+    ebm.energy = TrueEnergy(target, float(ebm.base_std)).to(ebm.base_std.device)
+    try:
+        yield
+    finally:
+        ebm.energy = trained
+
+
+def _sampler_track(
+    fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
+) -> tuple[dict[str, float], dict[str, str], list[float]]:
+    """The method's sampler on the true energy, from its `start`, for `sample_cost` units per
+    chain (docs/SCIENCE.md §7.13): its draws' region weights against p★'s, R-hat, switch rate and
+    far mass (`TRACK_METRICS`), why any is not estimable, and its weights (n_modes,)."""
+    with _true_energy(fitted, target):
+        run, budget = _run_chains(fitted, target, settings, generator)
+    chains, kept = run.draws.shape[:2]
+    flat = run.draws.reshape(-1, target.dim)
+    weights = _modes(flat, target)
+    production = budget["sample_cost"] - budget["warmup_cost"]
+    switches = float(mode_switches(run.modes, chains=chains).sum())
+    with warnings.catch_warnings():  # "more chains than draws": the layout is checked by rhat
+        warnings.simplefilter("ignore", UserWarning)
+        r = rhat(run.draws, chains=chains) if kept >= 4 else math.nan
+    metrics = {
+        **weight_errors(weights, target.region_weights().weights.cpu(), "sampler_true"),
+        "rhat_max_sampler_true": r,
+        "switch_rate_sampler_true": 1000 * switches / (chains * production),
+        "mass_far_sampler_true": far_fraction(flat, target),
+    }
+    not_estimable: dict[str, str] = {}
+    drawn = run.modes.shape[1]
+    if drawn < MIN_DIAGNOSTIC_DRAWS:
+        for key in ("rhat_max_sampler_true", "switch_rate_sampler_true"):
+            metrics[key] = math.nan
+            not_estimable[key] = (
+                f"{drawn} draws per chain after warm-up, fewer than {MIN_DIAGNOSTIC_DRAWS}"
+            )
+    return metrics, not_estimable, weights.tolist()
+
+
 def _draws_vs_truth(
     draws: Tensor, w_sampler: Tensor, w_true: Tensor, target: Target, generator: torch.Generator
 ) -> dict[str, float]:
@@ -487,6 +552,10 @@ def evaluate(
             metrics[key] = math.nan
             not_estimable[key] = reason
         w_model, stderr = w_model * math.nan, stderr * math.nan
+    if settings.sampler_track:
+        track, track_reasons, weights_track = _sampler_track(fitted, target, settings, generator)
+        metrics.update(track)
+        not_estimable.update(track_reasons)
     curves: dict[str, Any] = {"checkpoints": checkpoints, "rhat_time": rhat_curve}
     if target.dim == 2:
         curves["density"] = density_grid(ebm, target, found.log_z, _DENSITY_GRID)
@@ -498,4 +567,6 @@ def evaluate(
         "initial": w_init.tolist(),
         "sampler": w_sampler.tolist(),
     }
+    if settings.sampler_track:
+        weights["sampler_true"] = weights_track
     return Evaluation(metrics, weights, curves, not_estimable)

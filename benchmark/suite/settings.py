@@ -79,6 +79,9 @@ class SuiteSettings:
             and statistics, the chains equal up to floating-point rounding; each worker
             compiles once per target shape (tens of seconds, less once inductor's on-disk cache
             holds the graphs).
+        sampler_track: Also run each method's sampler on the true energy, from the same start
+            for the same cost per chain (`sample_cost`), so that its weight error splits into
+            the sampler's and the training's (docs/SCIENCE.md §7.13); as many chains again.
     """
 
     name: str = _setting("suite", required=True, rule=(lambda v: bool(v.strip()), "non-empty"))
@@ -95,6 +98,7 @@ class SuiteSettings:
     energy_hidden: int = _setting(0, at_least=0, at_most=4096)
     energy_depth: int = _setting(3, at_least=1, at_most=64)
     compile: bool = _setting(False)
+    sampler_track: bool = _setting(False)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))

@@ -8,6 +8,8 @@ another.
   `make_flow`, `flow_fitter` (a counted maximum-likelihood step); flowMC's sampler settings
   `FlowMCParams` and `build_flowmc`.
 - `warm_up`: adaptive steps of a sampler before it is frozen for the diagnostics.
+- `TrueEnergy`: the energy that makes the tilted EBM p★ itself (the oracle's, and the sampler
+  track's of the evaluation, docs/SCIENCE.md §7.13).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..models.compiled import compiled as compiled_fn
+from ..models.energy import autograd_value_and_grad, log_isotropic_normal
 from ..models.flows import Flow, maximum_likelihood_step
 from ..samplers import IMH, ISIR, MALA, ULA, FlowMC, Info, Potential, Sampler, State
+from ..targets import Target
 from .method import VIEW_DRAWS, FittedModel, Problem, Training, TrainParams, require
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "build_flowmc",
     "AdaptiveSampler",
     "warm_up",
+    "TrueEnergy",
 ]
 
 Noise = Callable[[int, torch.Generator], Tensor]
@@ -250,3 +255,30 @@ def warm_up(sampler: AdaptiveSampler, x: Tensor, steps: int, generator: torch.Ge
         state, info = sampler.step(state, generator)
         sampler.adapt(info)
     return state
+
+
+class TrueEnergy(nn.Module):
+    """E(x) = −log p★(x) + log ρ(x), so that the tilted EBM exp(−E)·ρ is p★ exactly.
+
+    Arguments:
+        target: The true target p★.
+        base_std: σ of the tilt ρ = N(0, σ²I).
+    """
+
+    def __init__(self, target: Target, base_std: float) -> None:
+        super().__init__()
+        self.target = target
+        self.register_buffer("base_std", torch.tensor(float(base_std)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """E(x), (n, d) -> (n,)."""
+        return log_isotropic_normal(x, self.base_std) - self.target.log_prob(x)
+
+    @torch.no_grad()
+    def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """E(x) and ∇E(x) = −x / σ² − ∇log p★(x), ((n,), (n, d)), from the target's score when it
+        has one (Gaussian mixtures), else by autograd."""
+        if not hasattr(self.target, "log_prob_and_score"):
+            return autograd_value_and_grad(self, x)
+        log_p, score = self.target.log_prob_and_score(x)
+        return log_isotropic_normal(x, self.base_std) - log_p, -x / self.base_std**2 - score
