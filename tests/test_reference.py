@@ -24,7 +24,15 @@ from benchmark.errors import ConfigError
 from benchmark.execution import runner
 from benchmark.execution.machine import versions
 from benchmark.execution.reference import SETTINGS_THAT_MATTER, check_reference, plan_reference
-from benchmark.execution.store import claim, content_hash, run_id, write_json
+from benchmark.execution.store import (
+    check_record,
+    claim,
+    content_hash,
+    expected_runs,
+    read_suite,
+    run_id,
+    write_json,
+)
 from benchmark.suite.config import load_config
 from benchmark.suite.settings import SuiteSettings
 
@@ -374,3 +382,18 @@ def test_a_dir_is_taken_again_only_with_its_reference_as_it_was(tmp_path):
         claim(out, plan_reference(mine, [ref], out).resolved),
     ):
         pass
+
+
+def test_a_record_from_before_a_setting_existed_stands_for_its_default_only():
+    # The committed quick report predates `sampler_track`: its records say nothing of it, and
+    # they were computed without the track, the setting's default. They stand for a run of the
+    # same suite with the track off, not for one with it on.
+    folder = ROOT / "reports" / "quick"
+    suite = read_suite(folder)
+    assert "sampler_track" not in suite["suite"]
+    rid = next(iter(expected_runs(suite)))
+    record = json.loads((folder / "runs" / f"{rid}.json").read_text())
+    for on, problem in ((False, None), (True, "config.suite.sampler_track")):
+        expected = expected_runs({**suite, "suite": {**suite["suite"], "sampler_track": on}})
+        found = check_record(record, expected[rid], "the reference")
+        assert (found and found[0]) == problem

@@ -36,7 +36,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..suite.config import SuiteConfig
-from ..suite.settings import SETTINGS_THAT_MATTER
+from ..suite.settings import SETTING_DEFAULTS, SETTINGS_THAT_MATTER
 from .machine import differences, versions
 from .store import (
     MISSING,
@@ -188,7 +188,8 @@ def plan_reference(config: SuiteConfig, references: Sequence[str | Path], out: P
         folder = Path(label)
         suite = _open(folder)
         file = folder / "suite.json"
-        _require_same(file, {k: suite["suite"].get(k, MISSING) for k in matters}, matters, "suite")
+        given = {k: suite["suite"].get(k, SETTING_DEFAULTS.get(k, MISSING)) for k in matters}
+        _require_same(file, given, matters, "suite")
         absent = [s for s in config.settings.seeds if s not in suite["suite"]["seeds"]]
         if absent:
             raise ConfigError(

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypedDict
 
 from .. import __version__
 from ..errors import ConfigError
-from ..suite.settings import SETTINGS_THAT_MATTER
+from ..suite.settings import SETTING_DEFAULTS, SETTINGS_THAT_MATTER
 
 __all__ = [
     "AGREEMENT_FILE",
@@ -378,7 +378,10 @@ def check_record(
         )
     config = record["config"]
     facts = {
-        "suite": {k: config["suite"].get(k, MISSING) for k in expected["config"]["suite"]},
+        "suite": {
+            k: config["suite"].get(k, SETTING_DEFAULTS.get(k, MISSING))
+            for k in expected["config"]["suite"]
+        },
         "target": {k: config["target"].get(k, MISSING) for k in ("kind", "params")},
         "method": config["method"],
     }

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ParamError, closest
 
-__all__ = ["SETTINGS_THAT_MATTER", "SuiteSettings"]
+__all__ = ["SETTINGS_THAT_MATTER", "SETTING_DEFAULTS", "SuiteSettings"]
 
 
 def _setting(
@@ -172,3 +172,10 @@ SETTINGS_THAT_MATTER = tuple(
     for f in dataclasses.fields(SuiteSettings)
     if f.name not in ("name", "methods", "plugins", "seeds")
 )
+
+#: Each setting's default, JSON-ready: what a record or suite.json written before the setting
+#: existed was computed with (a setting is only ever added with the behaviour it had before).
+SETTING_DEFAULTS = {
+    f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+    for f in dataclasses.fields(SuiteSettings)
+}
