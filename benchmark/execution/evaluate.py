@@ -13,7 +13,8 @@ estimate stayed above its tolerance, an annealed estimate of log Z above the fir
 combined error, or a held-out log-likelihood above the truth's own), every metric that depends
 on them (`MODEL_METRICS`) is NaN and `Evaluation.not_estimable` says why; so are the chains'
 R-hat, ESS and switch rate (`MIXING_METRICS`) when they made fewer than `MIN_DIAGNOSTIC_DRAWS`
-draws per chain after warm-up.
+draws per chain after warm-up. Which metric is which: its `kind` in `benchmark/metrics/columns.py`,
+where every metric computed here has its row.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from ..metrics import (
     weight_mse_floor,
     weight_tv,
 )
+from ..metrics.columns import METRICS
 from ..models.energy import TiltedEBM
 from ..samplers import Info, run_for_cost
 from ..suite.settings import SuiteSettings
@@ -91,38 +93,14 @@ _AIS = (1024, 100)  # annealed importance sampling: particles, temperatures
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
 
 #: Metrics computed from the EBM's estimated weights or log Z (NaN when those are not estimable).
-MODEL_METRICS = (
-    *(
-        f"mw_{kind}_{view}"
-        for view in ("model", "negatives", "init")
-        for kind in ("mse", "tv", "max")
-    ),
-    "mw_mse_floor",
-    "log_z",
-    "logdens_err",
-    "heldout_loglik",
-    "mass_far_model",
-)
+MODEL_METRICS = tuple(m.name for m in METRICS if m.kind == "model")
 
 #: Metrics of the checkpoints' estimates over training (NaN when the last checkpoints' or the final
 #: estimate is not estimable).
-TRAINING_METRICS = (
-    "mw_model_spread",
-    "converged",
-    "converged_at",
-    "mode_erasures",
-    "mw_largest_drop",
-)
+TRAINING_METRICS = tuple(m.name for m in METRICS if m.kind == "training")
 
 #: Metrics of the diagnostic chains' draws (NaN below `MIN_DIAGNOSTIC_DRAWS` draws per chain).
-MIXING_METRICS = (
-    "rhat_max",
-    "ess_bulk_min",
-    "ess_tail_min",
-    "ess_per_second",
-    "ess_bulk_per_kcost",
-    "switch_rate",
-)
+MIXING_METRICS = tuple(m.name for m in METRICS if m.kind == "mixing")
 
 
 @dataclass
