@@ -141,8 +141,9 @@ def run(
 
 def load_frames(out: str | Path, plugins: str | Sequence[str] = ()) -> Frames:
     """Every long frame of a finished DIR's report, built from its records: `runs`, `weights`,
-    `checkpoints`, `rhat`, `density`, … (in these frames `method` is the variant — the method
-    itself without a grid — and `names` maps it to its display name)."""
+    `checkpoints`, `rhat`, `density`, … (a run's rows carry its `method` and its `variant` — the
+    method itself without a grid —, `variants` and `methods` how each is shown, and `names` maps
+    a variant to its display name)."""
     return read_dir(_path(out, "out"), _names(plugins, "plugins")).frames
 
 
@@ -155,7 +156,7 @@ def load_runs(out: str | Path, plugins: str | Sequence[str] = ()) -> pd.DataFram
 def load_weights(out: str | Path, plugins: str | Sequence[str] = ()) -> pd.DataFrame:
     """A finished DIR's final mode weights, as weights.csv: target, method (the variant), seed,
     mode, weight_true, weight_model, weight_negatives."""
-    return load_frames(out, plugins).weights
+    return read_dir(_path(out, "out"), _names(plugins, "plugins")).weights
 
 
 def _versions(records: list[dict[str, Any]]) -> dict[str, str]:

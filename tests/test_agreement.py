@@ -22,7 +22,7 @@ SEEDS = list(range(5))
 def _runs(values: dict[str, list[float]], method: str = "a") -> pd.DataFrame:
     """A runs frame of one (target, method) with one row per seed and the given metric columns."""
     rows = [
-        {"target": "t", "method": method, "seed": s, "status": "ok"}
+        {"target": "t", "method": method, "variant": method, "seed": s, "status": "ok"}
         | {m: v[i] for m, v in values.items()}
         for i, s in enumerate(SEEDS)
     ]

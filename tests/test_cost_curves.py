@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from synthetic_records import ok_record, suite_json, true_weights
 
-from benchmark.reporting.figures import cost_curves, make_figures, method_markers, method_palette
-from benchmark.reporting.frames import build_frames, costs_frame
+from benchmark.reporting.figures import cost_curves, make_figures
+from benchmark.reporting.frames import build_frames, costs_frame, variants_frame
 
 TARGETS = ["four_modes", "eight_gaussians"]
 SEEDS = [0, 1, 2]
@@ -56,11 +56,9 @@ def records() -> list[dict]:
     return [planted_record(t, m, s) for t in TARGETS for m in methods for s in SEEDS]
 
 
-def methods_of(names: list[str]) -> pd.DataFrame:
-    palette, markers = method_palette(names), method_markers(names)
-    return pd.DataFrame({"method": names, "display": names,
-                         "colour": [palette[n] for n in names],
-                         "marker": [markers[n] for n in names]})  # fmt: skip
+def variants_of(names: list[str]) -> pd.DataFrame:
+    """The variants frame of `names`, each a method of its own, displayed by its name."""
+    return variants_frame({n: n for n in names}, [], {}, {})
 
 
 def test_costs_frame_holds_each_checkpoints_error_and_cost(records):
@@ -83,7 +81,7 @@ def test_a_record_without_checkpoint_costs_gives_no_rows_and_no_figure(tmp_path)
         for key in ("grad_evals", "energy_evals", "flow_passes"):
             del row[key]
     assert costs_frame([old]).empty
-    assert cost_curves(costs_frame([old]), methods_of(["ula_ebm"]), tmp_path) == []
+    assert cost_curves(costs_frame([old]), variants_of(["ula_ebm"]), tmp_path) == []
     # a not-estimable checkpoint (null weights and error) stays a row, its errors NaN
     record = planted_record("four_modes", "ula_ebm", 0)
     record["curves"]["checkpoints"][0] |= {"model": [None] * 4, "logdens_err": None}
@@ -95,7 +93,7 @@ def test_a_record_without_checkpoint_costs_gives_no_rows_and_no_figure(tmp_path)
 def test_cost_curves_render_for_every_target_and_in_the_report(tmp_path, records):
     frame = costs_frame(records)
     names = [*PLANTED, "oracle"]
-    figures = cost_curves(frame, methods_of(names), tmp_path)
+    figures = cost_curves(frame, variants_of(names), tmp_path)
     assert [name for name, _ in figures] == ["cost_curves.png"]
     assert (tmp_path / "cost_curves.png").stat().st_size > 20_000
     assert (tmp_path / "cost_curves.pdf").read_bytes().startswith(b"%PDF")

@@ -22,6 +22,7 @@ from benchmark.execution.evaluate import (
     evaluate,
 )
 from benchmark.metrics import DiagonalGaussians
+from benchmark.metrics.columns import METRICS
 from benchmark.models.energy import TiltedEBM, log_isotropic_normal
 from benchmark.samplers import IMH, ISIR, MALA, EvalCounter, FlowMC, Potential, ReplicaExchange
 from benchmark.suite.settings import SuiteSettings
@@ -71,6 +72,10 @@ def test_an_estimate_carried_by_a_few_draws_is_not_estimable():
     # the draws against p★ need no normaliser: chains started at its draws find its 4 regions
     assert (m["modes_found"], m["n_modes"]) == (4, 4)
     assert all(math.isfinite(m[key]) for key in ("mmd", "mmd_floor", "sw2", "sw2_floor"))
+    # every metric computed here has its row in the metric table, and every row a record holds is
+    # computed here (the runner adds the two timings; the track's need `sampler_track`)
+    recorded = {c.name for c in METRICS if c.kind not in ("report", "former", "track")}
+    assert set(m) == recorded - {"train_seconds", "eval_seconds"}
 
 
 def test_diagnostic_chains_of_different_step_cost_get_the_same_budget():

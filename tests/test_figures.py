@@ -15,7 +15,7 @@ from matplotlib.collections import QuadMesh
 from matplotlib.colors import to_hex
 from synthetic_records import ok_record, suite_json, true_weights, write_suite
 
-from benchmark.reporting import figures
+from benchmark.reporting import figures, palette
 from benchmark.reporting.report import read_dir
 from benchmark.reporting.tables import format_number
 from benchmark.suite.registry import METHODS, load_methods
@@ -206,7 +206,7 @@ def test_sensitivity_clips_an_outlier_to_a_labelled_edge_triangle(planted):
 def test_error_vs_cost_draws_the_oracle_as_a_reference_and_sets_stacked_methods_apart(planted):
     frames, drawn = planted
     ax = drawn["error_vs_cost"].axes[0]  # four_modes, gradient evaluations: 1000 for every run
-    oracle = frames.runs[(frames.runs.base_method == "oracle")
+    oracle = frames.runs[(frames.runs.method == "oracle")
                          & (frames.runs.target == "four_modes")].mw_tv_model.median()  # fmt: skip
     low, _ = ax.get_ylim()
     assert oracle < low  # the oracle's TV (~1e-5) does not set the range
@@ -265,10 +265,10 @@ def test_the_method_colours_are_far_apart():
     load_methods()
     builtin = [m for m, spec in METHODS.items() if spec.fit.__module__.startswith("baselines.")]
     assert len(builtin) == 12
-    colours = figures.method_palette(builtin)
+    colours = palette.method_palette(builtin, METHODS)
     distance = min(np.linalg.norm(np.subtract(colours[a], colours[b]))
                    for a, b in itertools.combinations(colours, 2))  # fmt: skip
     assert distance >= 0.2
-    markers = figures.method_markers(builtin)
+    markers = palette.method_markers(builtin, METHODS)
     assert len(set(markers.values())) == len(builtin)
-    assert figures.method_markers(["vera"]) == {"vera": markers["vera"]}
+    assert palette.method_markers(["vera"], METHODS) == {"vera": markers["vera"]}

@@ -17,6 +17,7 @@ from benchmark.reporting.frames import (
     rhat_frame,
     runs_frame,
     truth_density_frame,
+    variants_frame,
 )
 from benchmark.targets import make_target
 
@@ -26,8 +27,9 @@ def test_runs_frame_keeps_every_run_and_the_reasons_a_metric_is_not_estimable():
         ok_record("hd16", "a", 0, metrics={"mass_far_model": 0.01}),
         ok_record("hd16", "a", 1, not_estimable={"mass_far_model": "IS ESS 3 < 100"}),
         failed_record("hd16", "a", 2),
-        {"target": "hd16", "method": "a", "seed": 3, "status": "missing", "error": "no record"},
-    ]
+        {"target": "hd16", "method": "a", "variant": "a", "seed": 3, "status": "missing",
+         "error": "no record"},
+    ]  # fmt: skip
     frame = runs_frame(records)
     assert list(frame.columns[: len(RESULT_COLUMNS)]) == RESULT_COLUMNS
     assert frame.columns[-1] == "error"
@@ -97,17 +99,27 @@ def test_modes_frame_places_means_and_radii():
     assert frame[frame.target == "rings"].radius.tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
-def test_methods_keep_the_suite_order_and_a_display_name_for_every_method():
+def test_variants_keep_the_suite_order_and_a_display_name_for_every_variant():
     records = [
         ok_record("hd16", "known", 0),
-        {"target": "hd16", "method": "lost", "seed": 0, "status": "missing", "display": "lost"},
-        ok_record("hd16", "other", 0),
-    ]
-    frame = methods_frame(
-        ["other", "known", "lost", "twin"], records, {"known": "Twin", "twin": "Twin"}
-    )
+        {"target": "hd16", "method": "lost", "variant": "lost", "seed": 0, "status": "missing",
+         "display": "lost"},
+        ok_record("hd16", "other", 0, swept={"lr": 0.1}),
+    ]  # fmt: skip
+    variants = {"other[lr=0.1]": "other", "known": "known", "lost": "lost", "twin": "twin"}
+    frame = variants_frame(variants, records, {"known": "Twin", "twin": "Twin"}, {"known": "K"})
+    assert frame.variant.tolist() == ["other[lr=0.1]", "known", "lost", "twin"]
     assert frame.method.tolist() == ["other", "known", "lost", "twin"]
     assert frame.display.tolist() == ["OTHER", "Twin (known)", "lost", "Twin (twin)"]
+    # the registered method takes the registry's first colour and marker, the others the next
+    assert frame.marker.tolist() == ["s", "o", "^", "D"]
+    assert frame.colour.iloc[1] != frame.colour.iloc[0]
+
+
+def test_methods_are_shown_by_their_registered_display_name_and_colour():
+    frame = methods_frame(["b", "a", "c"], {"a": "A", "b": "B"})
+    assert frame.display.tolist() == ["B", "A", "c"]
+    assert frame.marker.tolist() == ["s", "o", "^"]  # the registry's order, then the others
 
 
 def test_build_frames_with_no_finished_run_gives_empty_frames():

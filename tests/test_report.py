@@ -15,8 +15,8 @@ from test_config import tiny_toml, write
 from test_runner import FAILING_PLUGIN
 
 from benchmark.execution.runner import run_suite
-from benchmark.reporting.figures import method_palette
 from benchmark.reporting.frames import RESULT_COLUMNS, build_frames
+from benchmark.reporting.palette import method_palette
 from benchmark.reporting.report import build_report
 from benchmark.suite.config import load_config
 from benchmark.suite.registry import METHODS, load_methods
@@ -45,9 +45,9 @@ FIGURES = [
 def test_palette_is_fixed_by_the_registry_order():
     load_methods()
     first, *_ = METHODS
-    alone = method_palette([first])
-    assert alone[first] == method_palette(list(METHODS))[first]
-    colours = method_palette(list(METHODS))
+    alone = method_palette([first], METHODS)
+    assert alone[first] == method_palette(list(METHODS), METHODS)[first]
+    colours = method_palette(list(METHODS), METHODS)
     assert len(set(colours.values())) == len(METHODS)
 
 
@@ -86,8 +86,7 @@ def test_report_has_every_file_table_and_figure(tiny_report):
 
 def test_results_and_weights_tables(tiny_report):
     results = pd.read_csv(tiny_report / "results.csv")
-    expected = ["target", "method", "variant", *RESULT_COLUMNS[2:]]  # no grid: no swept columns
-    assert list(results.columns[: len(expected)]) == expected
+    assert list(results.columns[: len(RESULT_COLUMNS)]) == RESULT_COLUMNS  # no swept columns
     assert (results.method == results.variant).all()
     assert len(results) == 2 * 2 * 2
     assert (results.status == "ok").sum() == 4 and (results.status == "failed").sum() == 4
@@ -239,9 +238,8 @@ def test_the_tuned_view_keeps_each_methods_chosen_variant_per_target():
     suite, records = _swept_records()
     records = [r for r in records if not (r["target"] == "hd16" and r["variant"] == "ula_ebm["
                                           "lr=0.01,steps=128]")]  # fmt: skip
-    shown = [{**r, "method": r["variant"], "base_method": r["method"]} for r in records]
-    order = list(dict.fromkeys(v["name"] for vs in suite["variants"].values() for v in vs))
-    view = tuned_view(build_frames(shown, suite, {}, order))
+    registered = {name: spec.display for name, spec in load_methods().items()}
+    view = tuned_view(build_frames(records, suite, {}, registered))
     chosen = set(view.runs[["target", "method", "lr", "steps"]].fillna(0).itertuples(index=False))
     assert chosen == {
         ("four_modes", "flowmc_ebm", 1e-3, 0), ("four_modes", "ula_ebm", 1e-2, 128),
@@ -249,17 +247,19 @@ def test_the_tuned_view_keeps_each_methods_chosen_variant_per_target():
         ("hd16", "ula_ebm", 1e-2, 32), ("hd16", "oracle", 0, 0),
     }  # without its best variant, hd16 falls back on the next held-out likelihood  # fmt: skip
     # one method once per target, under its own name
-    assert view.methods.to_dict("list") == {
+    assert view.variants[["variant", "method", "display"]].to_dict("list") == {
+        "variant": ["flowmc_ebm", "ula_ebm", "oracle"],
         "method": ["flowmc_ebm", "ula_ebm", "oracle"],
         "display": ["flowMC-EBM", "ULA-EBM", "Oracle (true energy)"],
     }
     for frame in (view.runs, view.weights, view.checkpoints, view.rhat, view.density):
+        assert (frame.variant == frame.method).all()
         assert set(frame.method) <= {"flowmc_ebm", "ula_ebm", "oracle"}
     kept = view.weights.groupby(["target", "method"]).seed.nunique()
     assert kept.to_dict() == {(t, m): 3 for t in ("four_modes", "hd16")
                               for m in ("flowmc_ebm", "oracle", "ula_ebm")}  # fmt: skip
-    runs = build_frames(shown, suite, {}, order).runs  # the ULA-EBM runs kept are the chosen's
-    ula = runs[(runs.target == "hd16") & (runs.method == "ula_ebm[lr=0.01,steps=32]")]
+    runs = build_frames(records, suite, {}).runs  # the ULA-EBM runs kept are the chosen's
+    ula = runs[(runs.target == "hd16") & (runs.variant == "ula_ebm[lr=0.01,steps=32]")]
     assert sorted(view.runs[(view.runs.target == "hd16") & (view.runs.method == "ula_ebm")]
                   .heldout_loglik) == sorted(ula.heldout_loglik)  # fmt: skip
 
@@ -270,11 +270,11 @@ def test_a_sensitivity_line_is_the_mean_and_t_interval_per_value():
     from benchmark.reporting.figures import _draw_sweep, _swept_lines
 
     suite, records = _swept_records()
-    shown = [{**r, "method": r["variant"], "base_method": r["method"]} for r in records]  # as
-    runs = build_frames(shown, suite, {}).runs  # the report's frames: the variant as "method"
-    part = runs.rename(columns={"method": "variant", "base_method": "method"})
-    part = part[(part.status == "ok") & (part.target == "four_modes")]
-    lines = _swept_lines(part, ["steps"])
+    registered = {name: spec.display for name, spec in load_methods().items()}
+    frames = build_frames(records, suite, {}, registered)
+    part = frames.runs[(frames.runs.status == "ok") & (frames.runs.target == "four_modes")]
+    names = dict(zip(frames.methods.method, frames.methods.display, strict=True))
+    lines = _swept_lines(part, ["steps"], names)
     assert [(m, label) for m, label, _ in lines] == [
         ("ula_ebm", "ULA-EBM [steps=32]"), ("ula_ebm", "ULA-EBM [steps=128]"),
         ("flowmc_ebm", "flowMC-EBM"), ("oracle", "Oracle (true energy)"),

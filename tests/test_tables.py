@@ -11,6 +11,7 @@ from scipy.stats import sem as stats_sem
 from scipy.stats import t as stats_t
 from synthetic_records import failed_record, ok_record
 
+from benchmark.metrics.columns import COLUMNS, METRICS, SUMMARY_GROUPS
 from benchmark.reporting.frames import runs_frame, steady_train_seconds
 from benchmark.reporting.tables import (
     RANKING,
@@ -131,6 +132,20 @@ def test_table_3_is_one_table_per_view_and_the_summary_uses_new_metrics_when_pre
     assert "**four_modes: samplers**" in text and "**eight_gaussians: cost**" in text
 
 
+def test_the_metric_table_holds_together():
+    assert len(COLUMNS) == len(METRICS)  # one row per name
+    for m in METRICS:
+        assert m.summary is None or m.summary in SUMMARY_GROUPS, m.name
+        assert m.label or not m.summary, m.name  # a summary column has a heading
+        if m.instead_of:  # fills a column of the same summary group, itself no fallback
+            assert COLUMNS[m.instead_of].summary == m.summary and m.summary, m.name
+            assert COLUMNS[m.instead_of].instead_of is None, m.name
+        assert not isinstance(m.floor, str) or m.floor in COLUMNS, m.name
+        assert m.scale == "log" or m.origin == 0.0, m.name  # an origin only on the log scale
+        assert not m.compared_on_log or m.scale == "linear", m.name
+    assert all(any(m.summary == group for m in METRICS) for group in SUMMARY_GROUPS)
+
+
 def _planted(tv: dict[str, list[float]]) -> list[dict]:
     """Records on four_modes, one per method and seed, with the mode-weight TV given."""
     return [
@@ -152,9 +167,9 @@ def test_the_best_and_its_ties_are_bold_the_clearly_worse_and_the_oracle_are_not
     )
     records[-1]["status"] = records[-2]["status"] = "failed"
     names = {m: m.upper() for m in ("oracle", "good", "tie", "bad", "one")}
-    frame = runs_frame(records).assign(method=lambda f: f.method.map(names))
-    long = stats(frame, ["mw_tv_model", "train_seconds"], ["target", "method"], among="method")
-    verdict = long[long.metric == "mw_tv_model"].set_index("method").verdict
+    frame = runs_frame(records).assign(variant=lambda f: f.variant.map(names))
+    long = stats(frame, ["mw_tv_model", "train_seconds"], ["target", "variant"], among="variant")
+    verdict = long[long.metric == "mw_tv_model"].set_index("variant").verdict
     assert verdict.drop("ORACLE").to_dict() == {
         "GOOD": "best", "TIE": "indistinguishable", "BAD": "worse", "ONE": "untested",
     }  # fmt: skip

@@ -18,7 +18,8 @@ draws per chain after warm-up.
 With `SuiteSettings.sampler_track`, the same sampler also runs on the true energy (the EBM's
 energy swapped for `TrueEnergy`, so the tilted EBM is p★), from the same start and for the same
 cost per chain: its draws' weights against p★'s are the sampler's own error, apart from the
-training's (`TRACK_METRICS`, docs/SCIENCE.md §7.13).
+training's (`TRACK_METRICS`, docs/SCIENCE.md §7.13). Which metric is which: its `kind` in
+`benchmark/metrics/columns.py`, where every metric computed here has its row.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from ..metrics import (
     weight_mse_floor,
     weight_tv,
 )
+from ..metrics.columns import METRICS
 from ..models.energy import TiltedEBM
 from ..samplers import Info, run_for_cost
 from ..suite.settings import SuiteSettings
@@ -99,49 +101,18 @@ _AIS = (1024, 100)  # annealed importance sampling: particles, temperatures
 _CHECKPOINT_IS = 2**13  # cheaper importance sampling for the checkpoints' weights
 
 #: Metrics computed from the EBM's estimated weights or log Z (NaN when those are not estimable).
-MODEL_METRICS = (
-    *(
-        f"mw_{kind}_{view}"
-        for view in ("model", "negatives", "init")
-        for kind in ("mse", "tv", "max")
-    ),
-    "mw_mse_floor",
-    "log_z",
-    "logdens_err",
-    "heldout_loglik",
-    "mass_far_model",
-)
+MODEL_METRICS = tuple(m.name for m in METRICS if m.kind == "model")
 
 #: Metrics of the checkpoints' estimates over training (NaN when the last checkpoints' or the final
 #: estimate is not estimable).
-TRAINING_METRICS = (
-    "mw_model_spread",
-    "converged",
-    "converged_at",
-    "mode_erasures",
-    "mw_largest_drop",
-)
+TRAINING_METRICS = tuple(m.name for m in METRICS if m.kind == "training")
 
 #: Metrics of the diagnostic chains' draws (NaN below `MIN_DIAGNOSTIC_DRAWS` draws per chain).
-MIXING_METRICS = (
-    "rhat_max",
-    "ess_bulk_min",
-    "ess_tail_min",
-    "ess_per_second",
-    "ess_bulk_per_kcost",
-    "switch_rate",
-)
+MIXING_METRICS = tuple(m.name for m in METRICS if m.kind == "mixing")
 
 #: Metrics of the sampler track: the method's sampler on the true energy (NaN without
 #: `SuiteSettings.sampler_track`; R-hat and switch rate also below `MIN_DIAGNOSTIC_DRAWS` draws).
-TRACK_METRICS = (
-    "mw_mse_sampler_true",
-    "mw_tv_sampler_true",
-    "mw_max_sampler_true",
-    "rhat_max_sampler_true",
-    "switch_rate_sampler_true",
-    "mass_far_sampler_true",
-)
+TRACK_METRICS = tuple(m.name for m in METRICS if m.kind == "track")
 
 
 @dataclass

@@ -11,7 +11,7 @@ method variant, metric) — is tested, not compared digit by digit:
   calls a difference by chance with probability at most `LEVEL`;
 - *not testable* with fewer than 2 estimable seeds on a side.
 
-A (target, method) line agrees when none of its cells differs. The verdict says nothing about
+A (target, variant) line agrees when none of its cells differs. The verdict says nothing about
 which DIR is right: it says whether the two are draws of the same runs.
 """
 
@@ -52,20 +52,20 @@ def _cell(here: pd.Series, there: pd.Series) -> dict[str, object]:
 
 
 def agreement(here: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """One row per (target, method, metric) the two runs frames (`frames.runs_frame`, `method` the
-    variant) share: seeds and means on each side, the test, its p-value, the Holm-adjusted one
-    (`p_holm`) and whether the cell `differs`."""
+    """One row per (target, variant, metric) the two runs frames (`frames.runs_frame`) share:
+    seeds and means on each side, the test, its p-value, the Holm-adjusted one (`p_holm`) and
+    whether the cell `differs`."""
     rows = []
     ok_here, ok_there = here[here.status == "ok"], reference[reference.status == "ok"]
-    keys = here[["target", "method"]].drop_duplicates().itertuples(index=False)
-    for target, method in keys:
-        mine = ok_here[(ok_here.target == target) & (ok_here.method == method)].set_index("seed")
-        theirs = ok_there[(ok_there.target == target) & (ok_there.method == method)]
-        theirs = theirs.set_index("seed")
+    keys = here[["target", "variant"]].drop_duplicates().itertuples(index=False)
+    for target, variant in keys:
+        mine = ok_here[(ok_here.target == target) & (ok_here.variant == variant)]
+        theirs = ok_there[(ok_there.target == target) & (ok_there.variant == variant)]
+        mine, theirs = mine.set_index("seed"), theirs.set_index("seed")
         for metric in AGREEMENT_METRICS:
             if metric in mine and metric in theirs:
                 cell = _cell(mine[metric].astype(float), theirs[metric].astype(float))
-                rows.append({"target": target, "method": method, "metric": metric, **cell})
+                rows.append({"target": target, "variant": variant, "metric": metric, **cell})
     cells = pd.DataFrame(rows)
     if cells.empty:
         return cells
@@ -83,10 +83,10 @@ def agreement(here: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """One row per (target, method): `verdict` (identical, agrees, DIFFERS, not testable) and
-    `detail`, from the cells of `agreement`."""
+    """One row per (target, variant), `method` its display name (`names`): `verdict` (identical,
+    agrees, DIFFERS, not testable) and `detail`, from the cells of `agreement`."""
     rows = []
-    for (target, method), group in cells.groupby(["target", "method"], sort=False):
+    for (target, variant), group in cells.groupby(["target", "variant"], sort=False):
         differing = group[group.differs]
         testable = group[group.test != "not testable"]
         if len(differing):
@@ -105,7 +105,7 @@ def verdicts(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             smallest = testable.p_holm.min()
             verdict = "agrees"
             detail = f"{len(testable)} metrics, smallest adjusted p {smallest:.2g}"
-        display = names.get(method, method)
+        display = names.get(variant, variant)
         rows.append({"target": target, "method": display, "verdict": verdict, "detail": detail})
     return pd.DataFrame(rows, columns=["target", "method", "verdict", "detail"])
 

@@ -44,10 +44,10 @@ def _shorten(reason: str) -> str:
 
 
 def _dropped(weights: pd.DataFrame) -> pd.Series:
-    """(target, method) -> the ok seeds on which some mode's EBM weight is below
+    """(target, variant) -> the ok seeds on which some mode's EBM weight is below
     `DROPPED_FRACTION` of its true weight (a seed whose weights are not estimable drops none)."""
     below = weights.weight_model < DROPPED_FRACTION * weights.weight_true
-    per_seed = below.groupby([weights.target, weights.method, weights.seed]).any()
+    per_seed = below.groupby([weights.target, weights.variant, weights.seed]).any()
     return per_seed.groupby(level=[0, 1]).sum()
 
 
@@ -57,7 +57,7 @@ def _seconds(runs: pd.DataFrame) -> str:
 
 
 def outcomes(frames: Frames) -> pd.DataFrame:
-    """One row per target and method of `frames.runs`: target, method (its code name), outcome
+    """One row per target and variant of `frames.runs`: target, variant (its name), outcome
     (one of `OUTCOMES`; "reference" for the oracle, "no run finished"), entry (the method as the
     section lists it: name, then its TV cell, cost or reason), grad_evals (geometric mean over
     seeds), bold (whether its TV cell is), cost (its name and cost), limit (the TV bound of
@@ -66,31 +66,31 @@ def outcomes(frames: Frames) -> pd.DataFrame:
     n_runs."""
     runs, names = frames.runs, frames.names
     seconds = _seconds(runs)
-    cells = stats(runs, [_TV, "grad_evals", seconds], ["target", "method"], among="method")
-    cells = cells.set_index(["target", "method", "metric"])
-    reference = set(runs.method[runs.base_method.isin(REFERENCE_METHODS)])
+    cells = stats(runs, [_TV, "grad_evals", seconds], ["target", "variant"], among="variant")
+    cells = cells.set_index(["target", "variant", "metric"])
+    reference = set(runs.variant[runs.method.isin(REFERENCE_METHODS)])
     dropped = _dropped(frames.weights)
     rows = []
     for target, part in runs.groupby("target", sort=False):
-        methods = list(dict.fromkeys(part.method))
-        oracles = [cells.loc[target, m, _TV]["mean"] for m in methods if m in reference]
+        variants = list(dict.fromkeys(part.variant))
+        oracles = [cells.loc[target, v, _TV]["mean"] for v in variants if v in reference]
         oracle = next((c for c in oracles if math.isfinite(c)), math.nan)
         limit = (oracle if math.isfinite(oracle) else 0.0) + WEIGHTS_TOLERANCE
-        for method in methods:
-            tv, evals, secs = (cells.loc[target, method, m] for m in (_TV, "grad_evals", seconds))
-            name, cell, n_ok = names.get(method, method), format_cell(tv), tv.n_ok
-            n_dropped = int(dropped.get((target, method), 0))
+        for variant in variants:
+            tv, evals, secs = (cells.loc[target, variant, m] for m in (_TV, "grad_evals", seconds))
+            name, cell, n_ok = names.get(variant, variant), format_cell(tv), tv.n_ok
+            n_dropped = int(dropped.get((target, variant), 0))
             cost = [f"{format_number(evals['mean'])} grad evals"] if evals.n_values else []
             cost += [f"{format_number(secs['mean'])} s"] if secs.n_values else []
             cost_text = f" ({', '.join(cost)})" if cost else ""
-            if method in reference:
+            if variant in reference:
                 outcome, entry = "reference", f"{name} {cell}"
             elif n_ok == 0:
                 outcome, entry = "no run finished", name
             elif math.isfinite(tv.ci_high) and tv.ci_high <= limit:
                 outcome, entry = "right", f"{name} {cell}{cost_text}"
             elif tv.n_ne > n_ok / 2:
-                ok = part[(part.method == method) & (part.status == "ok")]
+                ok = part[(part.variant == variant) & (part.status == "ok")]
                 reason = _shorten(str(ok[f"{_TV}{NE_SUFFIX}"].dropna().iloc[0]))
                 outcome, entry = OUTCOMES[1], f"{name} (n/e on {tv.n_ne} of {n_ok}: {reason})"
             elif n_dropped > n_ok / 2:
@@ -102,7 +102,7 @@ def outcomes(frames: Frames) -> pd.DataFrame:
             rows.append(
                 {
                     "target": target,
-                    "method": method,
+                    "variant": variant,
                     "outcome": outcome,
                     "entry": entry,
                     "grad_evals": evals["mean"],
@@ -151,8 +151,8 @@ def _counted(
     `of` column, or none when no method has any."""
     rows = part[part[count] > 0]
     entries = [
-        f"{names.get(method, method)} {k} of {n}{unit}"
-        for method, k, n in zip(rows.method, rows[count], rows[of], strict=True)
+        f"{names.get(variant, variant)} {k} of {n}{unit}"
+        for variant, k, n in zip(rows.variant, rows[count], rows[of], strict=True)
     ]
     return [f"  - {label}: " + "; ".join(entries)] if entries else []
 
@@ -166,14 +166,14 @@ def claims(frames: Frames, suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
     built = {entry["name"]: suite_target(entry) for entry in suite_targets}
     matched = paper_frame(built).dropna(subset=["target"])
     metrics = list(dict.fromkeys(matched.metric))
-    cells = stats(frames.runs, metrics, ["target", "method"], among="method")
+    cells = stats(frames.runs, metrics, ["target", "variant"], among="variant")
     names = frames.names
     rows = []
     for (table, key, target, metric), part in matched.groupby(
         ["table", "paper_target", "target", "metric"], sort=False
     ):
         claimed = part.loc[part.paper.idxmin()]
-        here = cells[(cells.target == target) & (cells.metric == metric)].set_index("method")
+        here = cells[(cells.target == target) & (cells.metric == metric)].set_index("variant")
         name = names.get(claimed.method, claimed.method)
         head = (
             f"- {table}, {PAPER_TARGETS[key].label}, {VIEWS[metric]} (`{target}`): {name} lowest "

@@ -1,8 +1,8 @@
 """Paper-style figures (seaborn/matplotlib, Agg backend), each saved as PNG and as vector PDF.
 
 Every figure is a function of the long DataFrames of `frames` (never of a record) and of the
-methods frame (code name, display name, colour, marker): one colour and one marker per method code
-name, the same in every figure and every report (`method_palette`, `method_markers`). Legends and
+variants frame (name, method, display name, colour, marker): one colour and one marker per
+variant, the same in every figure and every report (`benchmark/reporting/palette.py`). Legends and
 colour bars stand outside the panels; an axis that one outlier would flatten is fitted to the bulk
 of its values instead, the points beyond drawn as triangles on its edge (`_bulk`, `_edge_marks`).
 In a suite with a grid, the figures show each method once, at the variant the tuned view selects
@@ -33,16 +33,14 @@ from matplotlib.ticker import (  # noqa: E402
 )
 
 from ..metrics.training import ERASED, PRESENT  # noqa: E402
-from ..suite.registry import METHODS  # noqa: E402
 from .frames import Frames  # noqa: E402
 from .intervals import Interval, t_interval  # noqa: E402
+from .palette import Colour  # noqa: E402
 from .selection import CRITERION, select_variants  # noqa: E402
 from .tables import REFERENCE_METHODS, format_number  # noqa: E402
 
 __all__ = [
     "Figure",
-    "method_markers",
-    "method_palette",
     "cost_curves",
     "sensitivity",
     "tuned_view",
@@ -50,7 +48,6 @@ __all__ = [
 ]
 
 Figure = tuple[str, str]  # (PNG file name, caption); the PDF has the same stem
-Colour = tuple[float, float, float]
 
 _DPI = 150
 _RHAT_FLOOR = 1e-3  # R-hat − 1 is drawn on a log axis, values below 1.001 at 1.001
@@ -58,33 +55,6 @@ _DENSITY_RANGE = 10.0  # nats of log density shown below the target's highest va
 _DENSITY_COLUMNS = 7  # panels of the density figure per row
 _PAPER_PAIR = ("flowmc_ebm", "ula_ebm")  # the paper's Fig. 1
 _FENCE = 3.0  # an axis fitted to its values' bulk leaves out those this many IQRs beyond
-
-
-#: The methods' colours in registry order: tab10, then navy and Dark2's ochre (each ≥ 39 CIELAB
-#: units, ΔE*ab, from every other colour here); a suite with more methods takes the rest from husl.
-_PALETTE = [*sns.color_palette("tab10"), *sns.color_palette(["#000080", "#a6761d"])]
-#: The methods' markers in the same order (cycled beyond), so that points at one place differ.
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*"]
-
-
-def _registry_order(methods: list[str]) -> dict[str, int]:
-    """Place of each method code name: the built-in methods by their place in the registry (so a
-    method keeps its colour and marker in every report), then the others in the order given."""
-    known = [*METHODS, *[m for m in methods if m not in METHODS]]
-    return {m: known.index(m) for m in methods}
-
-
-def method_palette(methods: list[str]) -> dict[str, Colour]:
-    """Colour of each method code name, fixed by its `_registry_order`."""
-    order = _registry_order(methods)
-    extra = sns.color_palette("husl", max(0, max(order.values(), default=0) + 1 - len(_PALETTE)))
-    colours = [*_PALETTE, *extra]
-    return {m: tuple(colours[i]) for m, i in order.items()}
-
-
-def method_markers(methods: list[str]) -> dict[str, str]:
-    """Marker of each method code name, fixed by its `_registry_order`."""
-    return {m: _MARKERS[i % len(_MARKERS)] for m, i in _registry_order(methods).items()}
 
 
 def _save(fig: plt.Figure, out: Path, stem: str) -> str:
@@ -95,20 +65,20 @@ def _save(fig: plt.Figure, out: Path, stem: str) -> str:
     return f"{stem}.png"
 
 
-def _shown(methods: pd.DataFrame, present: pd.Series) -> pd.DataFrame:
-    """The rows of `methods` (in suite order) that appear in `present` (code names)."""
-    return methods[methods.method.isin(set(present))]
+def _shown(variants: pd.DataFrame, present: pd.Series) -> pd.DataFrame:
+    """The rows of `variants` (in suite order) that appear in `present` (variant names)."""
+    return variants[variants.variant.isin(set(present))]
 
 
 def _method_legend(
-    fig: plt.Figure, methods: pd.DataFrame, ncol: int, dashed: frozenset[str] = frozenset()
+    fig: plt.Figure, variants: pd.DataFrame, ncol: int, dashed: frozenset[str] = frozenset()
 ) -> None:
-    """One entry per method (its colour and marker; a dashed line for those in `dashed`), above
+    """One entry per variant (its colour and marker; a dashed line for those in `dashed`), above
     the figure, clear of every panel."""
     handles = [
         Line2D([], [], color=row.colour, lw=2, label=row.display,
-               **({"ls": "--"} if row.method in dashed else {"marker": row.marker}))
-        for row in methods.itertuples()
+               **({"ls": "--"} if row.variant in dashed else {"marker": row.marker}))
+        for row in variants.itertuples()
     ]  # fmt: skip
     fig.legend(handles=handles, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0),
                ncol=ncol)  # fmt: skip
@@ -245,7 +215,7 @@ def _mode_heatmap(ax: plt.Axes, runs: pd.DataFrame, order: list[int]) -> QuadMes
                          cmap=cmap, norm=norm, shading="nearest")  # fmt: skip
 
 
-def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+def weights_over_training(ckpt: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure]:
     """Per target: one panel per method whose weights are estimable, the EBM's own weights against
     training iteration: up to `_MAX_MODE_LINES` modes as lines (`_mode_lines`), more as a heatmap
     of weight / true weight (`_mode_heatmap`, modes sorted by true weight); the legend or colour
@@ -254,9 +224,9 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
     described: set[bool] = set()  # the kinds (heatmap or not) whose caption was given in full
     model = ckpt[ckpt.source == "model"]
     for target, part in model.groupby("target", sort=False):
-        estimable = set(part.method[part.weight.notna()])
-        every = _shown(methods, part.method)
-        shown = every[every.method.isin(estimable)]
+        estimable = set(part.variant[part.weight.notna()])
+        every = _shown(variants, part.variant)
+        shown = every[every.variant.isin(estimable)]
         if shown.empty:
             continue
         truths = part.groupby("mode").weight_true.first()
@@ -267,13 +237,13 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
         cols = min(5, len(shown))
         rows = -(-len(shown) // cols)
         fig, axes = _grid(rows, cols, 2.6, 2.6 if heatmap else 2.1, sharex=True, sharey=True)
-        for ax, method in zip(axes.flat, shown.itertuples(), strict=False):
-            runs = part[part.method == method.method]
+        for ax, variant in zip(axes.flat, shown.itertuples(), strict=False):
+            runs = part[part.variant == variant.variant]
             if heatmap:
                 mesh = _mode_heatmap(ax, runs, order)
             else:
                 _mode_lines(ax, runs, colours)
-            ax.set_title(method.display, fontsize=9, color=method.colour, fontweight="bold")
+            ax.set_title(variant.display, fontsize=9, color=variant.colour, fontweight="bold")
         for ax in axes.flat[len(shown) :]:
             fig.delaxes(ax)
         for i, ax in enumerate(axes.flat[: len(shown)]):
@@ -297,7 +267,7 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
         title = f"{target}: the EBM's mode weights over training"
         if equal:
             title += f" (true weight {format_number(truths.iloc[0])} each)"
-        missing = every[~every.method.isin(estimable)].display
+        missing = every[~every.variant.isin(estimable)].display
         if len(missing):
             title += f"\nnot estimable: {', '.join(missing)}"
         fig.suptitle(title)
@@ -346,18 +316,18 @@ def weights_over_training(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) 
     return figures
 
 
-def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+def lightest_mode(ckpt: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure]:
     """The paper's Fig. 1: the lightest mode's weight over training for flowMC-EBM and ULA-EBM,
     one line per seed; top row the EBM's density (± 2 standard errors, and the thresholds of a
     mode erasure, docs/SCIENCE.md §7.10), bottom row its negatives (the truth ± 2 binomial
     standard errors of as many exact draws)."""
-    pair = ckpt[ckpt.method.isin(_PAPER_PAIR)]
+    pair = ckpt[ckpt.variant.isin(_PAPER_PAIR)]
     if pair.empty:
         return []
     lightest = pair.loc[pair.groupby("target", sort=False).weight_true.idxmin(), ["target", "mode"]]
     pair = pair.merge(lightest, on=["target", "mode"])
     targets = list(dict.fromkeys(pair.target))
-    shown = _shown(methods, pair.method)
+    shown = _shown(variants, pair.variant)
     fig, axes = _grid(2, len(targets), 3.0, 2.3, sharex="col", sharey="row")
     for col, target in enumerate(targets):
         part = pair[pair.target == target]
@@ -365,13 +335,13 @@ def lightest_mode(ckpt: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
             (("model", "EBM density"), ("negatives", "negatives"))
         ):
             ax = axes[row, col]
-            for method in shown.itertuples():
-                runs = part[(part.method == method.method) & (part.source == source)]
+            for variant in shown.itertuples():
+                runs = part[(part.variant == variant.variant) & (part.source == source)]
                 for _, run in runs.groupby("seed"):
-                    ax.plot(run.iteration, run.weight, color=method.colour, lw=1.2, alpha=0.85)
+                    ax.plot(run.iteration, run.weight, color=variant.colour, lw=1.2, alpha=0.85)
                     band = 2 * run.stderr.fillna(0.0)
                     ax.fill_between(run.iteration, run.weight - band, run.weight + band,
-                                    color=method.colour, alpha=0.15, lw=0)  # fmt: skip
+                                    color=variant.colour, alpha=0.15, lw=0)  # fmt: skip
             true = part.weight_true.iloc[0]
             ax.axhline(true, color="black", lw=1, ls="--")
             n = part.n_negatives.median()
@@ -425,7 +395,7 @@ def _mark_modes(ax: plt.Axes, modes: pd.DataFrame) -> None:
 
 
 def densities(
-    density: pd.DataFrame, truth: pd.DataFrame, modes: pd.DataFrame, methods: pd.DataFrame,
+    density: pd.DataFrame, truth: pd.DataFrame, modes: pd.DataFrame, variants: pd.DataFrame,
     out: Path,
 ) -> list[Figure]:  # fmt: skip
     """Per 2-D target a block of panels, at most `_DENSITY_COLUMNS` a row: the target's log
@@ -435,8 +405,8 @@ def densities(
     if density.empty:
         return []
     targets = list(dict.fromkeys(density.target))
-    shown = _shown(methods, density.method)
-    first = density.groupby(["target", "method"]).seed.transform("min") == density.seed
+    shown = _shown(variants, density.variant)
+    first = density.groupby(["target", "variant"]).seed.transform("min") == density.seed
     density = density[first]
     columns = min(_DENSITY_COLUMNS, len(shown) + 1)
     block = -(-(len(shown) + 1) // columns)  # rows of panels per target
@@ -449,9 +419,9 @@ def densities(
         scale = {"vmin": top - _DENSITY_RANGE, "vmax": top, "cmap": "viridis", "origin": "lower"}
         panels = [("target", truth[truth.target == target], None)]
         panels += [
-            (m.display, density[(density.target == target) & (density.method == m.method)],
-             m.colour)
-            for m in shown.itertuples()
+            (v.display, density[(density.target == target) & (density.variant == v.variant)],
+             v.colour)
+            for v in shown.itertuples()
         ]  # fmt: skip
         image = None
         for i, (title, frame, colour) in enumerate(panels):
@@ -492,7 +462,7 @@ _MIXING_AXES = [
 ]
 
 
-def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+def mixing(rhat: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure]:
     """R-hat of each method's diagnostic chains on growing prefixes against cost units (when the
     records have them), gradient evaluations and wall-clock: median over seeds, band min–max."""
     rhat = rhat.dropna(subset=["rhat"])
@@ -500,21 +470,21 @@ def mixing(rhat: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]
     if rhat.empty or not axes_shown:
         return []
     targets = list(dict.fromkeys(rhat.target))
-    shown = _shown(methods, rhat.method)
+    shown = _shown(variants, rhat.variant)
     excess = rhat.assign(excess=(rhat.rhat - 1).clip(lower=_RHAT_FLOOR))
     fig, axes = _grid(len(targets), len(axes_shown), 3.4, 2.6, sharey="row")
     for row, target in enumerate(targets):
         for col, (x, label) in enumerate(axes_shown):
             ax = axes[row, col]
-            for method in shown.itertuples():
-                runs = excess[(excess.target == target) & (excess.method == method.method)]
+            for variant in shown.itertuples():
+                runs = excess[(excess.target == target) & (excess.variant == variant.variant)]
                 if runs.empty or runs[x].isna().all():
                     continue
                 by = runs.groupby("draws")
                 where = by[x].median()
-                ax.fill_between(where, by.excess.min(), by.excess.max(), color=method.colour,
+                ax.fill_between(where, by.excess.min(), by.excess.max(), color=variant.colour,
                                 alpha=0.15, lw=0)  # fmt: skip
-                ax.plot(where, by.excess.median(), color=method.colour, marker=method.marker,
+                ax.plot(where, by.excess.median(), color=variant.colour, marker=variant.marker,
                         ms=4.5, mec="white", mew=0.5, lw=1.3)  # fmt: skip
             ax.axhline(0.01, color="black", lw=1, ls="--")
             ax.set(xscale="log", yscale="log")
@@ -548,7 +518,7 @@ _RATIO_MIN_RANGE = (0.8, 1.25)  # a ratio axis spans at least this, whatever the
 _RATIO_MAX_RANGE = (1e-2, 1e2)  # and at most this (a ratio of 1/100 is a mode lost)
 
 
-def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+def mode_weights(weights: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure]:
     """Dot-and-interval: per target and source, each method's weight of each mode as a ratio to
     the true weight (mean over seeds, interval min–max), on a log axis fitted to the bulk of the
     panel's ratios (`_bulk`; beyond it, triangles on the edge); "n/e" in a method's row where no
@@ -557,9 +527,9 @@ def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> lis
     if weights.empty:
         return []
     targets = list(dict.fromkeys(weights.target))
-    shown = _shown(methods, weights.method)
-    row_of = {m: i for i, m in enumerate(shown.method)}
-    colour_of = dict(zip(shown.method, shown.colour, strict=True))
+    shown = _shown(variants, weights.variant)
+    row_of = {v: i for i, v in enumerate(shown.variant)}
+    colour_of = dict(zip(shown.variant, shown.colour, strict=True))
     n_modes = [weights[weights.target == t]["mode"].nunique() for t in targets]
     heights = [len(shown) * (0.32 + 0.012 * n) + 1.0 for n in n_modes]  # room for many modes
     fig, axes = plt.subplots(len(targets), len(_SOURCES), figsize=(3.6 * len(_SOURCES),
@@ -573,15 +543,15 @@ def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> lis
         for col, (source, label) in enumerate(_SOURCES):
             ax = axes[row, col]
             ratio = part.assign(ratio=part[source] / part.weight_true)
-            summary = ratio.groupby(["method", "mode"]).ratio.agg(["mean", "min", "max"])
+            summary = ratio.groupby(["variant", "mode"]).ratio.agg(["mean", "min", "max"])
             summary = summary[summary["mean"].notna()]
             low, high = _bulk(summary["mean"], log=True, include=_RATIO_MIN_RANGE)
             limits = (max(low, _RATIO_MAX_RANGE[0]), min(high, _RATIO_MAX_RANGE[1]))
             ax.set_xscale("log")
             ax.set_xlim(limits)
             beyond = []
-            for (method, mode), s in summary.iterrows():
-                y, colour = row_of[method] + offsets[mode], colour_of[method]
+            for (variant, mode), s in summary.iterrows():
+                y, colour = row_of[variant] + offsets[mode], colour_of[variant]
                 ax.plot(np.clip([s["min"], s["max"]], *limits), [y, y], color=colour, lw=1.2)
                 if limits[0] <= s["mean"] <= limits[1]:
                     ax.plot(s["mean"], y, "o", color=colour, ms=ms)
@@ -589,10 +559,10 @@ def mode_weights(weights: pd.DataFrame, methods: pd.DataFrame, out: Path) -> lis
                     beyond.append((y, s["mean"], colour))
             _edge_marks(ax, "x", beyond, limits, label=False)
             ax.axvline(1.0, color="black", lw=1)
-            estimable = set(summary.index.get_level_values("method"))
-            for method, i in row_of.items():
-                if method not in estimable:
-                    text = "n/e" if method in set(part.method) else "no result"
+            estimable = set(summary.index.get_level_values("variant"))
+            for variant, i in row_of.items():
+                if variant not in estimable:
+                    text = "n/e" if variant in set(part.variant) else "no result"
                     ax.text(np.sqrt(limits[0] * limits[1]), i, text, ha="center", va="center",
                             fontsize=7, style="italic", color="0.35",
                             bbox={"fc": "white", "ec": "0.6", "lw": 0.5, "pad": 1.5})  # fmt: skip
@@ -639,7 +609,7 @@ def _dodged(costs: pd.Series) -> pd.Series:
     return (10 ** (_DODGE_COST * (rank - (size - 1) / 2))).reindex(costs.index)
 
 
-def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+def error_vs_cost(runs: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure]:
     """Mode-weight TV of the EBM against training cost: one point per run, each method's median
     (larger marker) joined to its runs; methods at one median cost set apart (`_dodged`); the
     reference methods' (the oracle's) median TV a dashed line, or a note where it lies beyond the
@@ -648,7 +618,7 @@ def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
     if ok.empty:
         return []
     targets = list(dict.fromkeys(ok.target))
-    shown = _shown(methods, ok.method)
+    shown = _shown(variants, ok.variant)
     fig, axes = _grid(len(targets), len(_COSTS), 3.4, 2.6, sharey="row")
     for row, target in enumerate(targets):
         part = ok[ok.target == target]
@@ -657,18 +627,18 @@ def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
         part = part[trained] if trained.any() else part
         for col, (cost, label) in enumerate(_COSTS):
             ax = axes[row, col]
-            factor = _dodged(part.groupby("method")[cost].median())
-            for method in shown.itertuples():
-                points = part[part.method == method.method]
+            factor = _dodged(part.groupby("variant")[cost].median())
+            for variant in shown.itertuples():
+                points = part[part.variant == variant.variant]
                 if points.empty:
                     continue
-                x = points[cost] * factor[method.method]
+                x = points[cost] * factor[variant.variant]
                 cx, cy = x.median(), points.mw_tv_model.median()
                 for px, py in zip(x, points.mw_tv_model, strict=True):
-                    ax.plot([cx, px], [cy, py], color=method.colour, lw=0.7, alpha=0.6)
-                ax.plot(x, points.mw_tv_model, method.marker, color=method.colour, ms=3,
+                    ax.plot([cx, px], [cy, py], color=variant.colour, lw=0.7, alpha=0.6)
+                ax.plot(x, points.mw_tv_model, variant.marker, color=variant.colour, ms=3,
                         alpha=0.7)  # fmt: skip
-                ax.plot(cx, cy, method.marker, color=method.colour, ms=8, mec="white", mew=1)
+                ax.plot(cx, cy, variant.marker, color=variant.colour, ms=8, mec="white", mew=1)
             ax.set(xscale="log", yscale="log")
             _log_ticks(ax.xaxis, part[cost])
             if row == len(targets) - 1:
@@ -679,12 +649,12 @@ def error_vs_cost(runs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[
         for ax in axes[row]:
             ax.set_ylim(low, high)
             _log_ticks(ax.yaxis, pd.Series([low, high]))
-            for method in shown[shown.method.isin(set(references.method))].itertuples():
-                tv = references[references.method == method.method].mw_tv_model.median()
-                _reference_level(ax, tv, method.display, method.colour, lw=1.2)
+            for variant in shown[shown.variant.isin(set(references.variant))].itertuples():
+                tv = references[references.variant == variant.variant].mw_tv_model.median()
+                _reference_level(ax, tv, variant.display, variant.colour, lw=1.2)
     fig.tight_layout()
-    _method_legend(fig, shown, ncol=min(5, len(shown)),
-                   dashed=frozenset(shown.method) & REFERENCE_METHODS)  # fmt: skip
+    dashed = frozenset(shown.variant[shown.method.isin(REFERENCE_METHODS)])
+    _method_legend(fig, shown, ncol=min(5, len(shown)), dashed=dashed)
     name = _save(fig, out, "error_vs_cost")
     caption = (
         "Accuracy against cost: total-variation distance of the EBM's mode weights to the truth "
@@ -707,7 +677,7 @@ _COST_PANELS = [
 ]
 
 
-def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[Figure]:
+def cost_curves(costs: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure]:
     """Per target (rows): the checkpoints' mode-weight TV and log-density error against
     cumulative training gradient evaluations, then against seconds (columns), log axes; one line
     per method (median over seeds at each checkpoint, band min–max), the oracle's median a
@@ -715,7 +685,7 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
     if costs.empty:
         return []
     targets = list(dict.fromkeys(costs.target))
-    shown = _shown(methods, costs.method)
+    shown = _shown(variants, costs.variant)
     trained = shown[~shown.method.isin(REFERENCE_METHODS)]
     fig, axes = _grid(len(targets), len(_COST_PANELS), 3.2, 2.5)
     for row, target in enumerate(targets):
@@ -723,14 +693,15 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
         for col, ((metric, label), (cost, cost_label)) in enumerate(_COST_PANELS):
             ax = axes[row, col]
             drawn = part[(part[metric] > 0) & (part[cost] > 0)]
-            for method in trained.itertuples():
-                runs = drawn[drawn.method == method.method]
+            for variant in trained.itertuples():
+                runs = drawn[drawn.variant == variant.variant]
                 if runs.empty:
                     continue
                 at = runs.groupby("iteration")
                 x, y = at[cost].median(), at[metric]
-                ax.fill_between(x, y.min(), y.max(), color=method.colour, alpha=0.15, lw=0)
-                ax.plot(x, y.median(), color=method.colour, lw=1.4, marker=method.marker, ms=3.5)
+                ax.fill_between(x, y.min(), y.max(), color=variant.colour, alpha=0.15, lw=0)
+                ax.plot(x, y.median(), color=variant.colour, lw=1.4, marker=variant.marker,
+                        ms=3.5)  # fmt: skip
             ax.set(xscale="log", yscale="log")
             _log_ticks(ax.xaxis, drawn[cost], decades=True)  # the cost labels are long
             trained_values = drawn[~drawn.method.isin(REFERENCE_METHODS)][metric]
@@ -744,8 +715,8 @@ def cost_curves(costs: pd.DataFrame, methods: pd.DataFrame, out: Path) -> list[F
             ax.set_xlabel(cost_label)
             ax.set_ylabel(f"{target}\n{label}" if col == 0 else label)
     handles = [
-        Line2D([], [], color=m.colour, lw=1.4, marker=m.marker, ms=3.5, label=m.display)
-        for m in trained.itertuples()
+        Line2D([], [], color=v.colour, lw=1.4, marker=v.marker, ms=3.5, label=v.display)
+        for v in trained.itertuples()
     ]
     if shown.method.isin(REFERENCE_METHODS).any():
         handles.append(
@@ -787,12 +758,15 @@ def _numeric(values: list[object]) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-def _swept_lines(part: pd.DataFrame, others: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
+def _swept_lines(
+    part: pd.DataFrame, others: list[str], names: dict[str, str]
+) -> list[tuple[str, str, pd.DataFrame]]:
     """The lines of one panel: (method, legend label, its runs), one per method and value of the
-    method's other swept hyperparameters, in order of appearance."""
+    method's other swept hyperparameters, in order of appearance; `names`: the methods' display
+    names."""
     lines = []
     for method, runs_of in part.groupby("method", sort=False):
-        display = METHODS[method].display if method in METHODS else method
+        display = names[method]
         swept_too = [o for o in others if runs_of[o].notna().any()]
         groups = runs_of.groupby(swept_too, sort=False) if swept_too else [((), runs_of)]
         for key, line in groups:
@@ -828,16 +802,19 @@ def _draw_sweep(
     return list(zip(x, mean.tolist(), strict=True))
 
 
-def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]:
+def sensitivity(
+    runs: pd.DataFrame, methods: pd.DataFrame, swept: list[str], out: Path
+) -> list[Figure]:
     """Per swept hyperparameter: rows = headline metrics, columns = targets, each method's metric
     against the hyperparameter's value (centre over seeds, its 95 % t interval as a bar), one line
     per method and value of its other swept hyperparameters; a ring on the variant the tuned view
-    selects. `runs`: `frames.runs` (the variant as "method", the method as "base_method")."""
-    results = runs.rename(columns={"method": "variant", "base_method": "method"})
-    if not swept or CRITERION not in results:  # nothing swept, or no criterion to select by
+    selects. `runs`: `frames.runs`; `methods`: `frames.methods` (display names, colours)."""
+    if not swept or CRITERION not in runs:  # nothing swept, or no criterion to select by
         return []
-    chosen = select_variants(results)
-    ok = results[results.status == "ok"]
+    chosen = select_variants(runs)
+    ok = runs[runs.status == "ok"]
+    names = dict(zip(methods.method, methods.display, strict=True))
+    colours = dict(zip(methods.method, methods.colour, strict=True))
     rows = [
         (m, label, log and bool((ok[m].dropna() >= 0).all()))  # a log axis for a metric ≥ 0
         for m, label, log in _SENSITIVITY
@@ -855,11 +832,10 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
         logx = numeric and min(values) > 0
         spread = 1.0 if not numeric else np.ptp(np.log10(values) if logx else values) or 1.0
         targets = list(dict.fromkeys(part.target))
-        colours = method_palette(list(dict.fromkeys(part.method)))
         fig, axes = _grid(len(rows), len(targets), 2.9, 2.2, sharex=True)
         legend = {}
         for col, target in enumerate(targets):
-            lines = _swept_lines(part[part.target == target], others)
+            lines = _swept_lines(part[part.target == target], others, names)
             picked = set(chosen[chosen.target == target].variant)
             for row, (metric, label, log) in enumerate(rows):
                 ax = axes[row, col]
@@ -920,19 +896,16 @@ def sensitivity(runs: pd.DataFrame, swept: list[str], out: Path) -> list[Figure]
 
 def tuned_view(frames: Frames) -> Frames:
     """`frames` keeping, per target and method, the runs of the variant the tuned view selects
-    (`select_variants`), labelled by the method: one per target, so each method is shown once.
-    `frames.runs` holds the variant as "method", the method as "base_method"."""
-    chosen = select_variants(frames.runs.rename(columns={"method": "variant",
-                                                         "base_method": "method"}))  # fmt: skip
+    (`select_variants`), each labelled by its method (`variant` set to the method, the variants
+    frame the methods frame): one entry per method, shown once per target."""
+    chosen = select_variants(frames.runs)
     keep = pd.MultiIndex.from_arrays([chosen.target, chosen.variant])
-    base = dict(zip(frames.runs.method, frames.runs.base_method, strict=True))
 
     def only(frame: pd.DataFrame) -> pd.DataFrame:
-        kept = frame[pd.MultiIndex.from_arrays([frame.target, frame.method]).isin(keep)]
-        return kept.assign(method=kept.method.map(base))
+        kept = frame[pd.MultiIndex.from_arrays([frame.target, frame.variant]).isin(keep)]
+        return kept.assign(variant=kept.method)
 
-    methods = list(dict.fromkeys(base[v] for v in frames.methods.method if v in base))
-    display = [METHODS[m].display if m in METHODS else m for m in methods]
+    variants = frames.methods.assign(variant=frames.methods.method)
     return dataclasses.replace(
         frames,
         runs=only(frames.runs),
@@ -941,7 +914,7 @@ def tuned_view(frames: Frames) -> Frames:
         costs=only(frames.costs),
         rhat=only(frames.rhat),
         density=only(frames.density),
-        methods=pd.DataFrame({"method": methods, "display": display}),
+        variants=variants[list(frames.variants.columns)],
     )
 
 
@@ -952,19 +925,15 @@ def make_figures(frames: Frames, out: Path, swept: list[str] | None = None) -> l
     out.mkdir(parents=True, exist_ok=True)
     swept = list(swept or [])
     shown = tuned_view(frames) if swept and CRITERION in frames.runs else frames
-    codes = list(shown.methods.method)
-    methods = shown.methods.assign(
-        colour=shown.methods.method.map(method_palette(codes)),
-        marker=shown.methods.method.map(method_markers(codes)),
-    )
+    variants = shown.variants
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
         return [
-            *mode_weights(shown.weights, methods, out),
-            *lightest_mode(shown.checkpoints, methods, out),
-            *weights_over_training(shown.checkpoints, methods, out),
-            *densities(shown.density, shown.truth_density, shown.modes, methods, out),
-            *mixing(shown.rhat, methods, out),
-            *error_vs_cost(shown.runs, methods, out),
-            *cost_curves(shown.costs, methods, out),
-            *sensitivity(frames.runs, swept, out),
+            *mode_weights(shown.weights, variants, out),
+            *lightest_mode(shown.checkpoints, variants, out),
+            *weights_over_training(shown.checkpoints, variants, out),
+            *densities(shown.density, shown.truth_density, shown.modes, variants, out),
+            *mixing(shown.rhat, variants, out),
+            *error_vs_cost(shown.runs, variants, out),
+            *cost_curves(shown.costs, variants, out),
+            *sensitivity(frames.runs, frames.methods, swept, out),
         ]

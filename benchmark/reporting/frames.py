@@ -1,5 +1,8 @@
 """Every DataFrame built from the run records and the suite: long tables that the report's tables
-and figures are functions of (they never read a record themselves).
+and figures are functions of (they never read a record themselves). A run's rows carry its
+`method` (the registered method) and its `variant` (the point of the method's grid, the method
+itself without one): tables and figures compare variants; `variants_frame` and `methods_frame`
+say how each is shown (display name, colour, marker).
 
 A record may mark metrics as *not estimable*: `record["not_estimable"] = {metric: reason}` with
 that metric null in `record["metrics"]`; `runs_frame` turns it into a column `<metric>_ne` holding
@@ -8,6 +11,7 @@ the reason (NaN where the metric was estimable).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +19,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..execution.store import Record
+from ..execution.store import Record, suite_variants
 from ..metrics import weight_tv
+from ..metrics.columns import METRICS
 from ..targets import Target, make_target
+from .palette import method_markers, method_palette
 
 __all__ = [
     "Frames",
@@ -34,24 +40,21 @@ __all__ = [
     "density_frame",
     "truth_density_frame",
     "modes_frame",
+    "variants_frame",
     "methods_frame",
 ]
 
 
-#: The first columns of results.csv (every other metric follows).
+#: The first columns of results.csv: the run, then the headline metrics (every other follows).
 RESULT_COLUMNS = [
-    "target", "method", "seed", "status", "reference", "mw_mse_model", "mw_tv_model",
-    "mw_max_model", "mass_far_model", "mw_mse_negatives", "mw_tv_negatives", "logdens_err",
-    "rhat_max",
-    "ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "switch_rate", "c2st", "mmd",
-    "mmd_floor", "sw2", "sw2_floor", "modes_found", "n_modes", "accept_local", "accept_global",
-    "train_seconds", "grad_evals", "flow_passes",
+    "target", "method", "variant", "seed", "status", "reference",
+    *(m.name for m in METRICS if m.headline),
 ]  # fmt: skip
 
 #: Suffix of the column holding why a metric is not estimable in a run.
 NE_SUFFIX = "_ne"
 
-_RUN_KEYS = ["target", "method", "seed"]
+_RUN_KEYS = ["target", "method", "variant", "seed"]
 _TRUTH_GRID = 128  # resolution of the target's density in the figures
 
 
@@ -85,12 +88,13 @@ def _derived(record: Record) -> dict[str, float]:
 
 def runs_frame(records: list[Record]) -> pd.DataFrame:
     """One row per run: RESULT_COLUMNS (`reference`: the reference DIR a record was taken from,
-    empty for a run of this suite), the other metrics, `<metric>_ne` reasons, the error."""
+    empty for a run of this suite), each swept hyperparameter and the other metrics,
+    `<metric>_ne` reasons, the error."""
     rows = []
     for r in records:
         row = {key: r[key] for key in _RUN_KEYS} | {"status": r["status"]}
         row["reference"] = r.get("reference")  # the DIR its record was copied from, if any
-        row |= {"base_method": r.get("base_method", r["method"]), **r.get("swept", {})}
+        row |= r.get("swept", {})
         row |= {k: np.nan if v is None else v for k, v in r.get("metrics", {}).items()}
         row |= _derived(r) if r["status"] == "ok" else {}
         row |= {f"{k}{NE_SUFFIX}": reason for k, reason in r.get("not_estimable", {}).items()}
@@ -106,8 +110,8 @@ def runs_frame(records: list[Record]) -> pd.DataFrame:
 
 
 def weights_frame(records: list[Record]) -> pd.DataFrame:
-    """Final weights, one row per ok run and mode: target, method, seed, mode, weight_true,
-    weight_model (the EBM's density), weight_negatives."""
+    """Final weights, one row per ok run and mode: target, method, variant, seed, mode,
+    weight_true, weight_model (the EBM's density), weight_negatives."""
     rows = [
         {
             **{key: r[key] for key in _RUN_KEYS},
@@ -125,9 +129,10 @@ def weights_frame(records: list[Record]) -> pd.DataFrame:
 
 def checkpoints_frame(records: list[Record]) -> pd.DataFrame:
     """Weights over training, one row per ok run, checkpoint, mode and source ("model": the EBM's
-    density, "negatives"): target, method, seed, iteration, mode, weight_true, source, weight,
-    stderr (the model weight's standard error where the record has it, else NaN), n_negatives
-    (the negatives a checkpoint keeps: the method's `batch_size`, NaN where it has none)."""
+    density, "negatives"): target, method, variant, seed, iteration, mode, weight_true, source,
+    weight, stderr (the model weight's standard error where the record has it, else NaN),
+    n_negatives (the negatives a checkpoint keeps: the method's `batch_size`, NaN where it has
+    none)."""
     rows = [
         {
             **{key: r[key] for key in _RUN_KEYS},
@@ -161,7 +166,7 @@ def _number(value: float | None) -> float:
 
 def costs_frame(records: list[Record]) -> pd.DataFrame:
     """Accuracy against cumulative training cost, one row per ok run and checkpoint that records
-    its cost (`COST_COLUMNS`; records before they did have none): target, method, seed,
+    its cost (`COST_COLUMNS`; records before they did have none): target, method, variant, seed,
     iteration, the cost columns, mw_tv_model (TV of the checkpoint's cheap estimate of the EBM's
     weights to the truth) and logdens_err (its log-density error); NaN where not estimable."""
     rows = []
@@ -186,9 +191,9 @@ def costs_frame(records: list[Record]) -> pd.DataFrame:
 
 def rhat_frame(records: list[Record]) -> pd.DataFrame:
     """Max R-hat of the diagnostic chains on growing prefixes of their draws, one row per ok run
-    and prefix: target, method, seed, draws, seconds (wall-clock), grad_evals (per chain, the run's
-    `sample_grad_evals` pro rata over the draws), cost (the curve's own cost units, NaN when the
-    record has none), rhat."""
+    and prefix: target, method, variant, seed, draws, seconds (wall-clock), grad_evals (per
+    chain, the run's `sample_grad_evals` pro rata over the draws), cost (the curve's own cost
+    units, NaN when the record has none), rhat."""
     rows = []
     for r in _ok(records):
         curve = r["curves"]["rhat_time"]
@@ -224,7 +229,7 @@ def _grid(bounds: tuple[float, float], resolution: int) -> tuple[np.ndarray, np.
 
 def density_frame(records: list[Record]) -> pd.DataFrame:
     """The learned normalised log density of each ok 2-D run on its stored grid over the target's
-    box: target, method, seed, x, y, log_p."""
+    box: target, method, variant, seed, x, y, log_p."""
     parts = []
     for r in _ok(records):
         grid = r["curves"].get("density")
@@ -284,15 +289,46 @@ def modes_frame(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["target", "mode", "x", "y", "radius"])
 
 
-def methods_frame(order: list[str], records: list[Record], known: dict[str, str]) -> pd.DataFrame:
-    """One row per method of the suite, in its order: method (code name), display (from `known`,
-    the registry's display names, else from a record, else the code name; made unique)."""
-    from_records = {r["method"]: r["display"] for r in records if r["status"] != "missing"}
-    display = [known.get(m) or from_records.get(m) or m for m in order]
+def variants_frame(
+    variants: dict[str, str],
+    records: list[Record],
+    known: dict[str, str],
+    registered: Mapping[str, str],
+) -> pd.DataFrame:
+    """One row per variant of the suite (`variants`: name -> its method, in the suite's order):
+    variant, method, display (from `known`, else from a record, else the name; made unique),
+    colour and marker (by the registry's order, `registered`: `palette.method_palette`)."""
+    from_records = {r["variant"]: r["display"] for r in records if r["status"] != "missing"}
+    names = list(variants)
+    display = [known.get(v) or from_records.get(v) or v for v in names]
     unique = [
-        d if display.count(d) == 1 else f"{d} ({m})" for m, d in zip(order, display, strict=True)
+        d if display.count(d) == 1 else f"{d} ({v})" for v, d in zip(names, display, strict=True)
     ]
-    return pd.DataFrame({"method": order, "display": unique})
+    colours, markers = method_palette(names, registered), method_markers(names, registered)
+    return pd.DataFrame(
+        {
+            "variant": names,
+            "method": [variants[v] for v in names],
+            "display": unique,
+            "colour": [colours[v] for v in names],
+            "marker": [markers[v] for v in names],
+        }
+    )
+
+
+def methods_frame(methods: list[str], registered: Mapping[str, str]) -> pd.DataFrame:
+    """One row per method of the suite, in its order (each method shown once, as the tuned view
+    shows it): method, display (the registry's, from `registered`, else the code name), colour
+    and marker (by the registry's order)."""
+    colours, markers = method_palette(methods, registered), method_markers(methods, registered)
+    return pd.DataFrame(
+        {
+            "method": methods,
+            "display": [registered.get(m, m) for m in methods],
+            "colour": [colours[m] for m in methods],
+            "marker": [markers[m] for m in methods],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -307,23 +343,27 @@ class Frames:
     density: pd.DataFrame
     truth_density: pd.DataFrame
     modes: pd.DataFrame
+    variants: pd.DataFrame
     methods: pd.DataFrame
 
     @property
     def names(self) -> dict[str, str]:
-        """Each method's display name, by code name (the `names` of `tables.make_tables`)."""
-        return dict(zip(self.methods.method, self.methods.display, strict=True))
+        """Each variant's display name, by its name (the `names` of `tables.make_tables`)."""
+        return dict(zip(self.variants.variant, self.variants.display, strict=True))
 
 
 def build_frames(
     records: list[Record],
     suite: dict[str, Any],
     known: dict[str, str],
-    order: list[str] | None = None,
+    registered: Mapping[str, str] | None = None,
 ) -> Frames:
     """All frames of a suite (its suite.json content) and its records (one per expected run, a
-    `missing` stub where none was written); `known`: the registry's display names; `order`: the
-    methods (variants) in the order to show them (default: the suite's methods)."""
+    `missing` stub where none was written); `known`: each variant's display name; `registered`:
+    the registry's methods, in its order, with their display names (default: none, the
+    methods then coloured in the suite's order)."""
+    variants = {v["name"]: v["method"] for vs in suite_variants(suite).values() for v in vs}
+    registered = registered or {}
     return Frames(
         runs=runs_frame(records),
         weights=weights_frame(records),
@@ -333,5 +373,6 @@ def build_frames(
         density=density_frame(records),
         truth_density=truth_density_frame(suite["targets"]),
         modes=modes_frame(suite["targets"]),
-        methods=methods_frame(order or suite["suite"]["methods"], records, known),
+        variants=variants_frame(variants, records, known, registered),
+        methods=methods_frame(list(dict.fromkeys(variants.values())), registered),
     )

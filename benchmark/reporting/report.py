@@ -23,6 +23,7 @@ from ..execution.store import (
     run_id,
     suite_variants,
 )
+from ..metrics.columns import COLUMNS
 from ..suite.registry import METHODS, load_methods
 from ..suite.variants import Variant, display_name
 from .conclusions import conclusions
@@ -73,7 +74,10 @@ def against_the_paper(
     built = {entry["name"]: suite_target(entry) for entry in suite_targets}
     matched = paper_frame(built)
     metrics = list(dict.fromkeys(matched.metric))
-    cells = compare(matched, stats(frames.runs, metrics, ["target", "method"], among="method"))
+    # the paper names methods: a suite's cell is the variant of that name (the method itself, or
+    # in the tuned view its chosen variant)
+    cells = stats(frames.runs, metrics, ["target", "variant"], among="variant")
+    cells = compare(matched, cells.rename(columns={"variant": "method"}))
     names = frames.names
     lines = [
         "",
@@ -169,8 +173,8 @@ def _references(out: Path, records: list[Record], names: dict[str, str]) -> list
     lines = []
     for label in dict.fromkeys(r["reference"] for r in records if r.get("reference")):
         taken = [r for r in records if r.get("reference") == label]
-        methods = dict.fromkeys(r["method"] for r in taken)
-        shown = ", ".join(names[m].removesuffix(REFERENCE_MARK) for m in methods)
+        variants = dict.fromkeys(r["variant"] for r in taken)
+        shown = ", ".join(names[v].removesuffix(REFERENCE_MARK) for v in variants)
         origin = against.get(label) or {}
         command = f"; its command `{origin['command']}`" if origin.get("command") else ""
         unhashed = sum("sha256" not in r for r in taken)
@@ -201,7 +205,7 @@ def _counts(frames: Frames, suite: dict[str, Any]) -> list[str]:
     counts = runs.status.value_counts()
     lines = [
         f"{len(runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}): "
-        f"{len(suite['targets'])} targets × {len(frames.methods)} methods × "
+        f"{len(suite['targets'])} targets × {len(frames.variants)} methods × "
         f"{len(suite['suite']['seeds'])} seeds, {suite['suite']['iterations']} iterations each. "
         "Cells: centre [95 % Student-t interval] over the seeds that finished — for errors, "
         "R-hat − 1, ESS and costs the geometric mean and the interval of the logs transformed "
@@ -235,10 +239,9 @@ def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     with its interval, ranked among the selected variants of the target."""
     chosen = select_variants(results)
     kept = results.merge(chosen[["target", "variant"]], on=["target", "variant"])
-    metrics = ["heldout_loglik", "mw_tv_model", "logdens_err"]
-    headline = stats(
-        kept.assign(base_method=kept.method), metrics, ["target", "variant"], among="variant"
-    )
+    criterion, tv, logdens = (COLUMNS[m] for m in (CRITERION, "mw_tv_model", "logdens_err"))
+    metrics = [m.name for m in (criterion, tv, logdens)]
+    headline = stats(kept, metrics, ["target", "variant"], among="variant")
     rows = []
     for row in chosen.itertuples():
         cells = headline[(headline.target == row.target) & (headline.variant == row.variant)]
@@ -249,10 +252,10 @@ def _tuned(results: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
                 "target": row.target,
                 "method": names.get(row.variant, row.variant) if row.variant else none,
                 "of": str(row.n_variants),
-                "held-out log-lik.": by_metric.get("heldout_loglik", "—"),
+                criterion.label: by_metric.get(criterion.name, "—"),
                 "seeds": f"{row.n_estimable} of {row.n_seeds}",
-                "mode-weight TV": by_metric.get("mw_tv_model", "—"),
-                "log-density err": by_metric.get("logdens_err", "—"),
+                tv.label: by_metric.get(tv.name, "—"),
+                logdens.label: by_metric.get(logdens.name, "—"),
                 "excluded (normaliser n/e)": "; ".join(
                     f"{names.get(v, v)} ({why})" for v, why in row.excluded
                 )
@@ -278,8 +281,8 @@ REFERENCE_MARK = " (ref)"
 class SuiteData:
     """A DIR read back: its suite.json, the variants its report shows (`store.suite_variants`),
     one record per expected run (a stub where a run is missing or its file is foreign), the
-    long frames built from them (in `frames`, `method` is the variant: tables and figures
-    compare variants), and the files of runs/ left out as foreign (`store.check_record`)."""
+    long frames built from them, and the files of runs/ left out as foreign
+    (`store.check_record`)."""
 
     suite: dict[str, Any]
     variants: list[Variant]
@@ -291,10 +294,16 @@ class SuiteData:
     def results(self) -> pd.DataFrame:
         """results.csv: one row per run, `method` the registered method, `variant` its grid
         point, then each swept hyperparameter and the frames' run columns."""
-        results = self.frames.runs.rename(columns={"method": "variant", "base_method": "method"})
+        runs = self.frames.runs
         swept = dict.fromkeys(k for v in self.variants for k in v.swept)
         first = ["target", "method", "variant", *swept]
-        return results[[*first, *(c for c in results.columns if c not in first)]]
+        return runs[[*first, *(c for c in runs.columns if c not in first)]]
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """weights.csv: the weights frame in its published columns, `method` naming the variant
+        (results.csv's `variant`)."""
+        return self.frames.weights.drop(columns="method").rename(columns={"variant": "method"})
 
 
 def read_dir(out: Path, plugins: list[str] | None = None) -> SuiteData:
@@ -307,14 +316,11 @@ def read_dir(out: Path, plugins: list[str] | None = None) -> SuiteData:
         load_methods([*suite["suite"]["plugins"], *(plugins or [])])
     variants = [Variant(**v) for vs in suite_variants(suite).values() for v in vs]
     known = {v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS}
-    # Tables and figures compare variants (a method itself when it has no grid): their frames
-    # take the variant as the "method"; results.csv keeps both.
-    loaded, foreign = load_records(out, suite, known)
-    records = [{**r, "method": r["variant"], "base_method": r["method"]} for r in loaded]
-    referenced = {r["method"]: r["display"] for r in records if r.get("reference")}
+    records, foreign = load_records(out, suite, known)
+    referenced = {r["variant"]: r["display"] for r in records if r.get("reference")}
     shown = known | {v: known.get(v, d) + REFERENCE_MARK for v, d in referenced.items()}
-    order = list(dict.fromkeys(v.name for v in variants))
-    frames = build_frames(records, suite, shown, order)
+    registered = {name: spec.display for name, spec in METHODS.items()}
+    frames = build_frames(records, suite, shown, registered)
     return SuiteData(suite, variants, records, frames, foreign)
 
 
@@ -330,7 +336,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     swept = list(dict.fromkeys(k for v in variants for k in v.swept))
     tunable = bool(swept) and CRITERION in results  # a grid, and a run with the criterion
     results.to_csv(out / "results.csv", index=False)
-    frames.weights.to_csv(out / "weights.csv", index=False)
+    data.weights.to_csv(out / "weights.csv", index=False)
     names = frames.names
     tables = make_tables(frames.runs, names)
     _clear(out / "tables", ("md", "csv"))
@@ -380,7 +386,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     if len(failed):
         lines += ["", "## Failed runs", ""]
         for r in failed.itertuples():
-            lines.append(f"- `{run_id(r.target, r.method, r.seed)}`: {r.error}")  # method: variant
+            lines.append(f"- `{run_id(r.target, r.variant, r.seed)}`: {r.error}")
     lines += ["", "## Figures"]
     if tunable:
         lines += [

@@ -10,7 +10,8 @@ has a direction (`BETTER`), the groups compared on one target are ranked: the be
 paired t-test cannot tell from it are shown in bold, a cell spanning over `INCONCLUSIVE_FACTOR`
 is marked ‡ and never bold. A cell with a noise floor (`FLOORS`, the C2ST's chance level) or a
 ceiling (ArviZ's ESS cap) prints the bound instead of a number beyond it, and is not ranked
-beyond it (docs/SCIENCE.md §6.3, "Floors and bounds").
+beyond it (docs/SCIENCE.md §6.3, "Floors and bounds"). Each metric's direction, scale, bounds,
+floor and place in the summary are its row of `benchmark/metrics/columns.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..metrics.samples import DIRECTIONS, FLOOR_PAIRS, SAMPLE_DRAWS
+from ..metrics.columns import METRICS, SUMMARY_GROUPS, Metric
 from .frames import NE_SUFFIX
 from .intervals import INCONCLUSIVE_FACTOR, LEVEL, Scale, compare_to_best, t_interval
 
@@ -46,63 +47,39 @@ __all__ = [
 _SIG = 3  # significant figures of every number
 
 #: The metrics whose cells are ranked, and which way is better.
-BETTER: dict[str, Literal["lower", "higher"]] = {
-    **dict.fromkeys(
-        ["logdens_err", "rhat_max", "mw_mse_init", "mw_mse_negatives", "mw_mse_model",
-         "mw_tv_model", "mw_model_spread", "mass_far_model", "mass_far_negatives",
-         "mass_far_sampler", "mmd", "sw2"],
-        "lower",
-    ),
-    **dict.fromkeys(
-        ["ess_bulk_per_kcost", "ess_per_second", "switch_rate", "mode_switch_rate",
-         "heldout_loglik", "modes_found"],
-        "higher",
-    ),
-}  # fmt: skip
+BETTER: dict[str, Literal["lower", "higher"]] = {m.name: m.better for m in METRICS if m.better}
 
-#: Ranked metrics on the linear scale: the held-out log-likelihood and the MMD² are signed (the
-#: unbiased MMD² is negative about half the time between samples of one distribution, and its mean
-#: over seeds stays unbiased), modes_found a count.
-_LINEAR_RANKED = ("heldout_loglik", "mmd", "modes_found")
-
-#: Positive, multiplicative metrics, summarised and compared on the log scale (of the value minus
-#: `_ORIGIN`, e.g. R-hat − 1); every other metric (held-out log-likelihood, log Z, C2ST, MMD², modes
-#: found) is linear.
-LOG_SCALE = frozenset(
-    [m for m, _ in BETTER.items() if m not in _LINEAR_RANKED]
-    + ["mw_tv_negatives", "mw_tv_init", "mw_max_model", "ess_bulk_min", "ess_tail_min",
-       "train_seconds", "train_seconds_steady", "grad_evals", "flow_passes", "sample_cost"]
-)  # fmt: skip
+#: Positive, multiplicative metrics, summarised and compared on the log scale (of the value
+#: minus its origin, e.g. R-hat − 1); every other metric (held-out log-likelihood, log Z, C2ST,
+#: MMD², modes found) is linear.
+LOG_SCALE = frozenset(m.name for m in METRICS if m.scale == "log")
 
 #: The value a log-scale metric is measured from: R-hat's ideal is 1, so R-hat − 1 is the error.
-_ORIGIN = {"rhat_max": 1.0}
+_ORIGIN = {m.name: m.origin for m in METRICS if m.origin}
 
-#: Metrics that are at most 1 (fractions, differences of weights and their squares, an
-#: accuracy): their interval is cut at 1 (a log-scale interval, symmetric in log, can pass it).
-_AT_MOST_ONE = ("mw_tv_", "mw_max_", "mw_mse_", "mass_far_", "mw_model_spread", "c2st")
+#: Bounds of a metric where its interval is cut: at most 1 for fractions, differences of weights
+#: and their squares, an accuracy (a log-scale interval, symmetric in log, can pass it); at least 0
+#: for linear-scale counts and the MMD², whose unbiased estimate can be negative but which measures
+#: a squared distance (a t-interval can pass it).
+_AT_MOST = {m.name: m.at_most for m in METRICS if m.at_most is not None}
+_AT_LEAST = {m.name: m.at_least for m in METRICS if m.at_least is not None}
 
-#: Linear-scale metrics that cannot be negative (counts; the MMD², whose unbiased estimate can be,
-#: measures a squared distance): their interval is cut at 0, where a t-interval can pass it.
-_AT_LEAST_ZERO = ("mode_erasures", "modes_found", "n_modes", "mmd", "mw_largest_drop")
-
-#: Metric -> the run column holding its noise floor: a mode-weight MSE of weights counted from n
-#: draws against the EBM's own weights has expectation Σ w(1 − w)/(K n) when the draws follow the
-#: EBM exactly (benchmark/metrics/weights.py); below it a difference is sampling noise.
-#: A number instead of a column: a floor common to every run. The max R-hat of the diagnostic
-#: chains fluctuates by a few hundredths even when they sample exactly: the oracle's (flowMC on
-#: the true energy) reached 1.039 on the 2-D and 16-D targets of the version-0.3.0 quick and tuned
-#: reports.
-#: Below 1.05, R-hat − 1 is the diagnostic's own noise and would otherwise decide a log-scale
-#: ranking; such values tie. The sampler's MMD² and sliced W₂² against exact draws: what two exact
-#: samples of the same size read (benchmark/metrics/samples.py).
-FLOORS: dict[str, str | float] = {
-    "mw_mse_negatives": "mw_mse_floor", "mw_mse_init": "mw_mse_floor", "rhat_max": 1.05,
-    "mmd": "mmd_floor", "sw2": "sw2_floor",
-}  # fmt: skip
+#: Metric -> the run column holding its noise floor (`Metric.floor`), or a number common to
+#: every run. A mode-weight MSE of weights counted from n draws against the EBM's own weights has
+#: expectation Σ w(1 − w)/(K n) when the draws follow the EBM exactly
+#: (benchmark/metrics/weights.py); below it a difference is sampling noise. The max R-hat of the
+#: diagnostic chains fluctuates by a few hundredths even when they sample exactly: the oracle's
+#: (flowMC on the true energy) reached 1.039 on the 2-D and 16-D targets of the version-0.3.0
+#: quick and tuned reports. Below 1.05, R-hat − 1 is the diagnostic's own noise and would
+#: otherwise decide a log-scale ranking; such values tie. The sampler's MMD² and sliced W₂²
+#: against exact draws: what two exact samples of the same size read
+#: (benchmark/metrics/samples.py).
+FLOORS: dict[str, str | float] = {m.name: m.floor for m in METRICS if m.floor is not None}
 
 #: ESS metrics capped by ArviZ at N·log10 N for N draws in all (its autocorrelation time is
-#: floored at 1 / log10 N), each rescaled as its metric is from the bulk ESS.
-_ESS_CAPPED = ("ess_bulk_min", "ess_tail_min", "ess_bulk_per_kcost", "ess_per_second")
+#: floored at 1 / log10 N): the ESS itself ("count") or a rate of the bulk ESS ("rate"), its cap
+#: rescaled as the rate is from the bulk ESS.
+_ESS_CAP = {m.name: m.ess_cap for m in METRICS if m.ess_cap}
 
 #: The C2ST's chance band: accuracy within 0.5 ± z·√(0.25 / (2n)) over 2n held-out draws is what
 #: a classifier reaches on identical samples at the 95 % level.
@@ -118,7 +95,7 @@ def scale(metric: str) -> Scale:
 #: positive then): the MMD² is summarised by its unbiased signed mean, but between methods it is an
 #: error spanning orders of magnitude, and a method whose seeds scatter over more than
 #: `INCONCLUSIVE_FACTOR` (from its floor up) must not be bold by its noise.
-_COMPARED_ON_LOG = frozenset({"mmd"})
+_COMPARED_ON_LOG = frozenset(m.name for m in METRICS if m.compared_on_log)
 
 
 def comparison_scale(metric: str) -> Scale:
@@ -240,7 +217,7 @@ def _floors(frame: pd.DataFrame, metric: str) -> pd.Series | None:
 #: Floors that are one number for every run of a target — what two exact samples of the sizes all
 #: runs use read — of which each run holds an estimate from a few pairs (±50 %): ranked against
 #: their mean over the compared runs, so that the estimates' noise does not order the methods.
-_SHARED_FLOORS = frozenset({"mmd", "sw2"})
+_SHARED_FLOORS = frozenset(m.name for m in METRICS if m.shared_floor)
 
 
 def _ranked(frame: pd.DataFrame, metric: str) -> pd.Series:
@@ -263,8 +240,8 @@ def _verdicts(
     reference method are left out."""
     within = [key for key in by if key != among]
     ok = frame[frame.status == "ok"]
-    if "base_method" in ok:
-        ok = ok[~ok.base_method.isin(REFERENCE_METHODS)]
+    if "method" in ok:
+        ok = ok[~ok.method.isin(REFERENCE_METHODS)]
     verdicts = {}
     for metric in (m for m in metrics if m in BETTER and m in ok):
         for key, part in ok.groupby(within, sort=False) if within else [((), ok)]:
@@ -292,10 +269,10 @@ def _bounds(ok: pd.DataFrame, metric: str, values: pd.Series) -> dict[str, float
         band = _Z * np.sqrt(0.25 / (2 * ok.loc[has, "c2st_n"].astype(float)))
         if abs(values[has].mean() - 0.5) < band.mean():
             floor = 0.5 + float(band.mean())  # within chance: printed as below the floor
-    if metric in _ESS_CAPPED and {"n_chains", "sample_draws", "ess_bulk_min"} <= set(ok):
+    if metric in _ESS_CAP and {"n_chains", "sample_draws", "ess_bulk_min"} <= set(ok):
         n = ok.n_chains.astype(float) * ok.sample_draws.astype(float)
         cap = n * np.log10(n)
-        if metric not in ("ess_bulk_min", "ess_tail_min"):  # a rate of the bulk ESS: its units
+        if _ESS_CAP[metric] == "rate":  # a rate of the bulk ESS: its units
             cap = cap * values / ok.ess_bulk_min.astype(float)
         at = has & (values >= (1 - 1e-6) * cap)
         ceiling, at_ceiling = (float(cap[at].min()) if at.any() else math.nan), int(at.sum())
@@ -311,7 +288,7 @@ def stats(
     was not estimable), n_failed (failed or missing runs), n_unconverged (ok seeds whose training
     had not settled), the `scale`, n_zero (values at 0 on the
     log scale), the noise `floor`, the ESS `ceiling` and n_at_ceiling (`_bounds`). Groups in order
-    of first appearance. With `among` (one of `by`, e.g. "method"), a `verdict` column ranks the
+    of first appearance. With `among` (one of `by`, e.g. "variant"), a `verdict` column ranks the
     groups that share the other keys, for the metrics in `BETTER` (`compare_to_best`; NaN where
     unranked)."""
     verdicts = _verdicts(frame, metrics, by, among) if among else {}
@@ -330,10 +307,10 @@ def stats(
                     "metric": metric,
                     "mean": interval.mean + origin,
                     "std": values.std(ddof=1) if interval.n > 1 else np.nan,
-                    "ci_low": max(interval.low, 0.0)
-                    if metric in _AT_LEAST_ZERO else interval.low + origin,
-                    "ci_high": min(interval.high + origin, 1.0)
-                    if metric.startswith(_AT_MOST_ONE) else interval.high + origin,
+                    "ci_low": max(interval.low, _AT_LEAST[metric])
+                    if metric in _AT_LEAST else interval.low + origin,
+                    "ci_high": min(interval.high + origin, _AT_MOST[metric])
+                    if metric in _AT_MOST else interval.high + origin,
                     "n_ok": len(ok),
                     "n_values": interval.n,
                     "n_ne": n_ne,
@@ -440,80 +417,47 @@ _PAPER_TABLES = [
     ),
 ]
 
-#: Summary columns by group: a label per column and its candidate metrics with their labels (the
-#: first metric that some run reports is shown).
-_SUMMARY: dict[str, list[list[tuple[str, str]]]] = {
-    "mode weights and density": [
-        [("mw_tv_model", "mode-weight TV")],
-        [("mw_model_spread", "weight spread")],
-        [("mode_erasures", "erasures")],
-        [("mass_far_model", "mass far")],
-        [("logdens_err", "log-density err")],
-    ],
-    "samplers": [
-        [("rhat_max", "max R-hat")],
-        [("ess_bulk_per_kcost", "ESS per 1k cost"), ("ess_per_second", "ESS/s")],
-        [("switch_rate", "switches"), ("mode_switch_rate", "switches per 1k steps")],
-        [("mass_far_negatives", "mass far (negatives)")],
-        [("mass_far_sampler", "mass far (sampler)")],
-    ],
-    "sampler's draws vs p★": [
-        [("c2st", "C2ST")],
-        [("mmd", "MMD²")],
-        [("sw2", "sliced W₂²")],
-        [("modes_found", "modes found")],
-    ],
-    "cost": [
-        [("train_seconds_steady", "train s (steady)"), ("train_seconds", "train s")],
-        [("grad_evals", "grad evals")],
-        [("flow_passes", "flow passes")],
-        [("sample_cost", "sample cost")],
-    ],
-}
+def _summary_columns() -> dict[str, list[list[Metric]]]:
+    """Per summary group, its columns in `METRICS`' order: each a list of candidate metrics, the
+    column's own first, then those that fill it when no run reports it (`Metric.instead_of`)."""
+    groups: dict[str, list[list[Metric]]] = {group: [] for group in SUMMARY_GROUPS}
+    for m in METRICS:
+        if m.summary and m.instead_of is None:
+            groups[m.summary].append([m, *(o for o in METRICS if o.instead_of == m.name)])
+    return groups
+
+
 _SUMMARY_CAPTION = (
-    "Per target. Mode weights and density: total-variation distance of the EBM's weights to the "
-    "truth; the largest range of a mode's weight over the last 3 checkpoints (small: the final "
-    "weights are not the lottery of the last step); erase-and-recreate events of a mode's weight "
-    "over training (`mode_erasures`: a mode surely below a tenth of its true weight after being "
-    "surely above half of it, then above half again); the EBM's mass far from every mode; the "
-    "log-density error. Samplers: max R-hat, bulk ESS, mode switches per chain, the negatives' "
-    "and the sampler's mass far from every mode. The sampler's draws vs p★ (the diagnostic "
-    "chains' draws against exact draws): the accuracy of a classifier telling them apart (C2ST, "
-    "0.5 = indistinguishable); the unbiased MMD² (Gaussian kernel, median-distance bandwidth; "
-    f"linear scale, as it can be negative; compared on the log scale of the values raised to "
-    f"the floor) and the sliced W₂² ({DIRECTIONS} directions) of at "
-    f"most {SAMPLE_DRAWS} draws a side, each `< floor X` when below what two exact samples of that "
-    f"size read (the root mean square over {FLOOR_PAIRS} pairs); how many of the target's "
-    "`n_modes` regions hold at least half their true weight among the draws. Cost: what one "
-    "training run spent (geometric means over seeds) — seconds, gradient evaluations (one is U and"
-    " ∇U at one point) and flow passes (one is one point through a normalizing flow in one "
-    "direction, a draw or a log density; 0 for a method without a flow; docs/SCIENCE.md §7.7) — "
-    "and the diagnostic sampling's cost per chain in cost units. Training seconds exclude one-time"
-    " compilation and warm-up: the steady rate from the first checkpoint (a tenth of training) to "
-    "the last iteration, times the iterations (`train_seconds_steady`; the total with compilation "
-    "stays in `results.csv` as `train_seconds`). C2ST `< floor X`: within the binomial chance band"
-    " 0.5 ± (X − 0.5) of its 2n held-out draws at the 95 % level. Columns appear when some run "
-    "reports them. "
-    "Ranked (bold) in the columns with a direction (MMD², W₂²: lower; modes found: higher): not "
-    "C2ST (best at 0.5) nor cost. " + RANKING
+    "Per target. "
+    + " ".join(SUMMARY_GROUPS.values())
+    + " C2ST `< floor X`: within the binomial chance band 0.5 ± (X − 0.5) of its 2n held-out "
+    "draws at the 95 % level. Columns appear when some run reports them. Ranked (bold) in the "
+    "columns with a direction (MMD², W₂²: lower; modes found: higher): not C2ST (best at 0.5) nor "
+    "cost. " + RANKING
 )
+
+
+def _displayed(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """`frame` with `display`, each run's variant by its display name (`names`): the tables'
+    rows, ranked among each other (`stats(..., among="display")`)."""
+    return frame.assign(display=frame.variant.map(names))
 
 
 def _summary(frame: pd.DataFrame, names: dict[str, str]) -> Table | None:
     groups = {
-        group: [next((m, label) for m, label in c if present(frame, m)) for c in candidates
-                if any(present(frame, m) for m, _ in c)]
-        for group, candidates in _SUMMARY.items()
+        group: [next(m for m in c if present(frame, m.name)) for c in candidates
+                if any(present(frame, m.name) for m in c)]
+        for group, candidates in _summary_columns().items()
     }  # fmt: skip
-    labels = {m: label for columns in groups.values() for m, label in columns}
+    labels = {m.name: m.label for columns in groups.values() for m in columns}
     if not labels:
         return None
-    shown = frame.assign(method=frame.method.map(names))
-    long = stats(shown, list(labels), ["target", "method"], among="method")
+    long = stats(_displayed(frame, names), list(labels), ["target", "display"], among="display")
+    long = long.rename(columns={"display": "method"})
     sections = []
     for target, part in long.groupby("target", sort=False):
         for group, columns in groups.items():
-            metrics = [m for m, _ in columns]
+            metrics = [m.name for m in columns]
             if metrics:
                 rows = part[part.metric.isin(metrics)].assign(metric=lambda d: d.metric.map(labels))
                 sections.append((f"{target}: {group}", pivot(rows, "method", "metric")))
@@ -522,11 +466,13 @@ def _summary(frame: pd.DataFrame, names: dict[str, str]) -> Table | None:
 
 def make_tables(frame: pd.DataFrame, names: dict[str, str]) -> list[Table]:
     """The paper's tables (methods × targets; Table 3 one table per view), then the per-target
-    summary. `names`: method code name -> display name."""
-    shown = frame.assign(method=frame.method.map(names))
+    summary; a row is a variant, named `method` by its display name. `names`: variant name ->
+    display name."""
+    shown = _displayed(frame, names)
     tables = []
     for name, heading, metric, caption in _PAPER_TABLES:
-        long = stats(shown, [metric], ["method", "target"], among="method")
+        long = stats(shown, [metric], ["display", "target"], among="display")
+        long = long.rename(columns={"display": "method"})
         display = [("", pivot(long, "method", "target"))]
         tables.append(Table(name, heading, f"{caption} {RANKING}", long, display))
     summary = _summary(frame, names)
