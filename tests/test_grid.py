@@ -34,7 +34,7 @@ VALUES = {
 
 def runs() -> pd.DataFrame:
     rows = [
-        {"target": target, "base_method": "m", "method": "m", "seed": seed, "status": "ok",
+        {"target": target, "method": "m", "variant": "m", "seed": seed, "status": "ok",
          "mw_tv_model": model, "mw_tv_sampler_true": sampler}
         for target, seeds in VALUES.items()
         for seed, (model, sampler) in enumerate(seeds)

@@ -22,7 +22,15 @@ import pandas as pd  # noqa: E402
 
 from .tables import format_number  # noqa: E402
 
-__all__ = ["BREAK_LEVEL", "TRACKS", "grid_targets", "grid_cells", "breaking_points", "heatmaps"]
+__all__ = [
+    "BREAK_LEVEL",
+    "TRACKS",
+    "grid_targets",
+    "grid_cells",
+    "breaking_points",
+    "heatmaps",
+    "grid_section",
+]
 
 #: A method breaks where the median over seeds of its mode-weight TV exceeds this: 5 % of the mass
 #: in the wrong mode (with weights 2:1, a lighter mode at ≤ 0.283 or ≥ 0.383 instead of 1/3).
@@ -53,12 +61,13 @@ def grid_targets(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def grid_cells(runs: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    """One row per method, track, dimension and separation: the median over seeds of the track's
-    TV (`value`, NaN when n/e), the seeds with a value and in all, and whether it breaks."""
+    """One row per variant (`method`: a method without a grid), track, dimension and separation:
+    the median over seeds of the track's TV (`value`, NaN when n/e), the seeds with a value and
+    in all, and whether it breaks."""
     rows = []
     placed = runs.merge(targets, on="target")
     for (method, dim, separation), group in placed.groupby(
-        ["base_method", "dim", "separation"], sort=False
+        ["variant", "dim", "separation"], sort=False
     ):
         for column, _ in TRACKS:
             values = group[column] if column in group else pd.Series(dtype=float)
@@ -140,3 +149,40 @@ def heatmaps(cells: pd.DataFrame, names: dict[str, str], order: list[str], out: 
     fig.savefig(out / f"{stem}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
     return f"{stem}.png"
+
+
+def grid_section(
+    runs: pd.DataFrame,
+    suite_targets: list[dict[str, Any]],
+    names: dict[str, str],
+    order: list[str],
+    folder: Path,
+) -> list[str]:
+    """The report's "Where each method breaks" section (markdown lines) and its heatmaps, saved
+    in `folder`; nothing when the suite has no grid of `bimodal` targets."""
+    targets = grid_targets(suite_targets)
+    if targets.empty:
+        return []
+    cells = grid_cells(runs, targets)
+    figure = heatmaps(cells, names, order, folder)
+    table = breaking_points(cells, names).reset_index()
+    return [
+        "",
+        "## Where each method breaks",
+        "",
+        f"Two modes of weights 2:1 (`bimodal`, docs/SCIENCE.md §4.3) over dimension × separation. "
+        "Per method, track and dimension: the smallest separation (in component standard "
+        f"deviations) at which the median over seeds of the mode-weight TV exceeds {BREAK_LEVEL:g} "
+        "or fewer than half of the seeds have an estimable value (n/e); — where it holds at every "
+        "separation. Tracks: the EBM's own weights (training's error) and the method's sampler "
+        "run on the true energy from the same start for the same cost (the sampler's error, "
+        "docs/SCIENCE.md §7.13).",
+        "",
+        table.to_markdown(index=False, disable_numparse=True),
+        "",
+        f"![{figure}](figures/{figure})",
+        "",
+        f"Mode-weight TV, the median over seeds, per method (rows) and track (columns), over "
+        f"separation × dimension on one log colour scale; outlined in red: above {BREAK_LEVEL:g}; "
+        "grey: n/e.",
+    ]

@@ -29,6 +29,7 @@ from ..suite.variants import Variant, display_name
 from .conclusions import conclusions
 from .figures import make_figures, tuned_view
 from .frames import Frames, build_frames, suite_target
+from .grid import grid_section
 from .paper import PAPER_TARGETS, VIEWS, compare, ordering, paper_frame
 from .selection import CRITERION, select_variants
 from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
@@ -351,6 +352,8 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         "",
         *_counts(frames, suite),
         *conclusions(shown, suite["targets"], tunable),
+        *grid_section(shown.runs, suite["targets"], names, list(shown.variants.variant),
+                      out / "figures"),  # fmt: skip
         "",
         "## Provenance",
         "",
