@@ -35,7 +35,8 @@ VALUES = {
 def runs() -> pd.DataFrame:
     rows = [
         {"target": target, "method": "m", "variant": "m", "seed": seed, "status": "ok",
-         "mw_tv_model": model, "mw_tv_sampler_true": sampler}
+         "mw_tv_model": model, "mw_tv_sampler_true": sampler,
+         "converged": float(target != "b_d2_s8" or seed == 0)}
         for target, seeds in VALUES.items()
         for seed, (model, sampler) in enumerate(seeds)
     ]  # fmt: skip
@@ -62,6 +63,9 @@ def test_cells_are_medians_over_seeds_n_e_below_half_and_break_above_the_level()
     assert not cells.loc[(model, 16, 2.0)].breaks
     assert cells.loc[(sampler, 16, 8.0)].value == pytest.approx(0.5)
     assert cells.loc[(sampler, 2, 8.0)].breaks and cells.loc[(sampler, 16, 8.0)].breaks
+    # b_d2_s8: 1 of 3 seeds settled, most did not; only the EBM's track is marked
+    assert cells.loc[(model, 2, 8.0)].unconverged and not cells.loc[(model, 2, 2.0)].unconverged
+    assert not cells.loc[(sampler, 2, 8.0)].unconverged
 
 
 def test_a_failed_run_counts_as_a_seed_without_a_value():

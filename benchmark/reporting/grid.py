@@ -4,7 +4,9 @@ as one heatmap per method and track (docs/SCIENCE.md §4.3, §7.13).
 Two tracks per run: the EBM's own region weights against p★'s (`mw_tv_model`, training's error),
 and the method's sampler run on the true energy (`mw_tv_sampler_true`, the sampler's own error).
 A cell is the median over seeds; it *breaks* when that median is above `BREAK_LEVEL`, and it is
-`n/e` when fewer than half of its seeds have an estimable value (a failed run counts as none).
+`n/e` when fewer than half of its seeds have an estimable value (a failed run counts as none). A
+cell of the EBM's track where most seeds' training had not settled (`converged` 0 or n/e) is
+marked `*`: its value is where training stood, not where it would settle.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def grid_targets(suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
 def grid_cells(runs: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     """One row per variant (`method`: a method without a grid), track, dimension and separation:
     the median over seeds of the track's TV (`value`, NaN when n/e), the seeds with a value and
-    in all, and whether it breaks."""
+    in all, whether it breaks, and whether most seeds' training had not settled (EBM track)."""
     rows = []
     placed = runs.merge(targets, on="target")
     for (method, dim, separation), group in placed.groupby(
@@ -75,9 +77,12 @@ def grid_cells(runs: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
             estimable = 2 * len(values) >= len(group) and len(values) > 0
             value = float(values.median()) if estimable else np.nan
             breaks = bool(estimable and value > BREAK_LEVEL)
+            settled = group.converged if "converged" in group else pd.Series(dtype=float)
+            unsettled = column == "mw_tv_model" and 2 * int((settled == 1).sum()) < len(group)
             rows.append({"method": method, "track": column, "dim": dim,
                          "separation": separation, "value": value, "seeds": len(values),
-                         "runs": len(group), "breaks": breaks})  # fmt: skip
+                         "runs": len(group), "breaks": breaks,
+                         "unconverged": unsettled})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -125,11 +130,13 @@ def heatmaps(cells: pd.DataFrame, names: dict[str, str], order: list[str], out: 
             mesh = ax.pcolormesh(np.arange(len(separations)), np.arange(len(dims)),
                                  np.ma.masked_invalid(shown), cmap=cmap, norm=norm,
                                  shading="nearest")  # fmt: skip
-            broken = part.set_index(["dim", "separation"]).breaks
+            indexed = part.set_index(["dim", "separation"])
+            broken, unsettled = indexed.breaks, indexed.unconverged
             for r, dim in enumerate(dims):
                 for c, separation in enumerate(separations):
                     value = grid.loc[dim, separation]
                     text = "n/e" if np.isnan(value) else format_number(value)
+                    text += "*" if unsettled.get((dim, separation), False) else ""
                     dark = np.isnan(value) or norm(np.clip(value, *_COLOURS)) > 0.6
                     ax.text(c, r, text, ha="center", va="center", fontsize=6.5,
                             color="black" if dark else "white")  # fmt: skip
@@ -184,5 +191,6 @@ def grid_section(
         "",
         f"Mode-weight TV, the median over seeds, per method (rows) and track (columns), over "
         f"separation × dimension on one log colour scale; outlined in red: above {BREAK_LEVEL:g}; "
-        "grey: n/e.",
+        "grey: n/e; `*`: most seeds' training had not settled (`converged`, docs/SCIENCE.md "
+        "§1.1), the value is where it stood at the end of the budget.",
     ]
