@@ -40,7 +40,7 @@ bench-compare:
 # The benchmark trains afresh into results/ (ignored by git; rerun to resume) and then says, per
 # target and method, whether this machine's numbers agree with the committed reference in reports/
 # within the seeds' spread. `make reference` regenerates a committed reference itself, `make report`
-# rebuilds its report from its records. PROFILE: quick (default), tuned, or paper/PART.
+# rebuilds its report from its records. PROFILE: quick (default), tuned, grid, or paper/PART.
 PROFILE ?= quick
 
 benchmark:
