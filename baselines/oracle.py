@@ -39,7 +39,6 @@ from benchmark.training.method import (
     Progress,
     RecentDraws,
     checkpoint_iterations,
-    cost_so_far,
     counted_potential,
     require,
 )
@@ -146,7 +145,7 @@ def fit(
         recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
-            spent = cost_so_far(problem)
+            spent = problem.counter.snapshot()
             checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone(), spent))
         progress(iteration)
 
@@ -199,7 +198,7 @@ def _replica_exchange(
         recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
-            spent = cost_so_far(problem)
+            spent = problem.counter.snapshot()
             checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone(), spent))
         progress(iteration)
     return FittedModel(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -32,7 +32,6 @@ __all__ = [
     "DivergenceError",
     "Progress",
     "checkpoint_iterations",
-    "cost_so_far",
     "counted_potential",
     "maximum_likelihood",
     "require",
@@ -102,17 +101,12 @@ class Problem:
 @dataclass
 class Checkpoint:
     """The energy's parameters and a batch of negatives (n, d) at one iteration, and what
-    training had cost when it was taken (a copy of `Problem.counter`, `cost_so_far`)."""
+    training had cost when it was taken (`Problem.counter.snapshot()`)."""
 
     iteration: int
     energy_state: dict[str, Tensor]
     negatives: Tensor
     spent: EvalCounter
-
-
-def cost_so_far(problem: Problem) -> EvalCounter:
-    """A copy of the evaluations and flow passes counted on `problem.counter` so far."""
-    return replace(problem.counter)
 
 
 @dataclass
@@ -241,6 +235,7 @@ def maximum_likelihood(
         recent.add(x_neg)
         if iteration in keep:
             state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
-            checkpoints.append(Checkpoint(iteration, state, x_neg.clone(), cost_so_far(problem)))
+            spent = problem.counter.snapshot()
+            checkpoints.append(Checkpoint(iteration, state, x_neg.clone(), spent))
         progress(iteration)
     return Training(checkpoints, recent.tensor())
