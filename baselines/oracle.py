@@ -97,12 +97,6 @@ class OracleParams(FlowMCParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.sampler in ("flowmc", "replica_exchange"),
-            "sampler",
-            self.sampler,
-            "'flowmc' or 'replica_exchange'",
-        )
         require(self.rungs >= 2, "rungs", self.rungs, "must be at least 2")
         require(0 < self.beta_min < 1, "beta_min", self.beta_min, "must be in (0, 1)")
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .. import typed
 from ..errors import ParamError
 from ..models.energy import TiltedEBM
 from ..samplers import EvalCounter, Potential, Proposal, Sampler
@@ -46,7 +47,9 @@ VIEW_DRAWS = 10_000
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Hyperparameters every method shares; a method's own dataclass extends this one.
+    """Hyperparameters every method shares; a method's own dataclass extends this one, its
+    fields typed as `benchmark.typed` reads them (checked at construction, before the ranges
+    each class's `__post_init__` requires).
 
     Attributes:
         lr: Adam learning rate of the EBM, decayed to 0 by a cosine over the budget
@@ -62,6 +65,7 @@ class TrainParams:
     checkpoints: int = 10
 
     def __post_init__(self) -> None:
+        typed.check(self)
         require(self.lr > 0, "lr", self.lr, "must be positive")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "must be at least 1")
         require(self.energy_l2 >= 0, "energy_l2", self.energy_l2, "must be non-negative")
