@@ -79,12 +79,13 @@ _NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or 
 _PLURALS = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
 
 
-def _describe(hint: Any) -> str:
+def _describe(hint: Any, sequence: str = "list") -> str:
+    """The type `hint` in words; `sequence`: what a `tuple[X, ...]` is ("list" in TOML)."""
     if typing.get_origin(hint) is Literal:
         return "one of " + ", ".join(map(repr, typing.get_args(hint)))
     if typing.get_origin(hint) is tuple:
         item = typing.get_args(hint)[0]
-        return f"a list of {_PLURALS.get(item) or _describe(item)}"
+        return f"a {sequence} of {_PLURALS.get(item) or _describe(item, sequence)}"
     return _NAMES.get(hint) or getattr(hint, "__name__", str(hint))
 
 
@@ -128,7 +129,8 @@ def check(settings: object) -> None:
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
         if not _convert(value, hints[f.name], lists=False)[0]:
-            raise ParamError(f.name, f"must be {_describe(hints[f.name])}, got {_show(value)}")
+            wanted = _describe(hints[f.name], "tuple")
+            raise ParamError(f.name, f"must be {wanted}, got {value!r}")
         if _RULE in f.metadata:
             f.metadata[_RULE].check(f.name, value)
 
