@@ -30,7 +30,6 @@ from benchmark.training.method import (
     Problem,
     Progress,
     checkpoint_iterations,
-    cost_so_far,
     counted_potential,
     require,
 )
@@ -100,7 +99,7 @@ def fit(
         if iteration in keep:
             state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
             drawn = samples(params.batch_size)  # counted before the cost is read
-            checkpoints.append(Checkpoint(iteration, state, drawn, cost_so_far(problem)))
+            checkpoints.append(Checkpoint(iteration, state, drawn, problem.counter.snapshot()))
         progress(iteration)
     negatives = samples(VIEW_DRAWS)
     return FittedModel(

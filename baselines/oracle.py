@@ -37,7 +37,6 @@ from benchmark.training.method import (
     Progress,
     RecentDraws,
     checkpoint_iterations,
-    cost_so_far,
     counted_potential,
     require,
 )
@@ -70,12 +69,6 @@ class OracleParams(FlowMCParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.sampler in ("flowmc", "replica_exchange"),
-            "sampler",
-            self.sampler,
-            "'flowmc' or 'replica_exchange'",
-        )
         require(self.rungs >= 2, "rungs", self.rungs, "must be at least 2")
         require(0 < self.beta_min < 1, "beta_min", self.beta_min, "must be in (0, 1)")
 
@@ -118,7 +111,7 @@ def fit(
         recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
-            spent = cost_so_far(problem)
+            spent = problem.counter.snapshot()
             checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone(), spent))
         progress(iteration)
 
@@ -171,7 +164,7 @@ def _replica_exchange(
         recent.add(state.x)
         if iteration in keep:
             energy_state = {k: v.clone() for k, v in ebm.energy.state_dict().items()}
-            spent = cost_so_far(problem)
+            spent = problem.counter.snapshot()
             checkpoints.append(Checkpoint(iteration, energy_state, state.x.clone(), spent))
         progress(iteration)
     return FittedModel(

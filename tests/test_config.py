@@ -87,8 +87,8 @@ weights = [0.25, 0.25, 0.25, 0.25]
     for target in ("four_modes", "three_modes", "hd16_equal"):
         (variant,) = config.variants[target]  # no grid: one variant per method, named after it
         assert variant.name == "flowmc_ebm" and variant.swept == {}
-        assert variant.params["batch_size"] == expected.batch_size == 32
-        assert variant.params["lr"] == expected.lr  # a default, resolved
+        assert variant.params.batch_size == expected.batch_size == 32
+        assert variant.params.lr == expected.lr  # a default, resolved
     resolved = config.resolved()
     assert resolved["suite"]["plugins"] == []
     assert resolved["variants"]["four_modes"] == [config.variants["four_modes"][0].to_json()]
@@ -170,7 +170,7 @@ BAD = {
     ),
     "wrong hyperparameter type": (
         tiny_toml() + "global_move = 3\n",
-        ": methods.flowmc_ebm.global_move: expected one of 'isir', 'imh', got 3",
+        ": methods.flowmc_ebm.global_move: must be one of 'isir', 'imh', got 3",
     ),
     "override of an unlisted method": (
         tiny_toml() + "[methods.ula_ebm]\nsteps = 3\n",
@@ -233,7 +233,7 @@ def test_the_tuned_profile_sweeps_every_trained_method_and_runs_the_fields_targe
         assert {dict(p)["steps"] for p in grids["ula_ebm"] | grids["short_run"]} == {32, 128}
     for target in ("gmm40", "mog32"):
         assert [v.name for v in config.variants[target]] == list(config.settings.methods)
-        assert {v.params["lr"] for v in config.variants[target]} == {1e-3}
+        assert {v.params.lr for v in config.variants[target]} == {1e-3}
     runs = sum(len(vs) for vs in config.variants.values()) * len(config.settings.seeds)
     assert runs == 432  # the count its header budgets
 
@@ -251,9 +251,9 @@ def test_each_paper_part_runs_the_papers_methods_with_its_sampler_settings(part)
     per_target = [{v.method: v.params for v in vs} for vs in config.variants.values()]
     params = per_target[0]
     assert all(p == params for p in per_target)
-    assert params["ula_ebm"]["steps"] == 512 and params["coopflow"]["ula_steps"] == 256
-    assert params["nt_ebm"]["mala_steps"] == 128
-    flowmc = (params["flowmc_ebm"][k] for k in ("pool_size", "local_steps", "sweeps"))
+    assert params["ula_ebm"].steps == 512 and params["coopflow"].ula_steps == 256
+    assert params["nt_ebm"].mala_steps == 128
+    flowmc = (getattr(params["flowmc_ebm"], k) for k in ("pool_size", "local_steps", "sweeps"))
     assert tuple(flowmc) == ((64, 24, 5) if part == "2d" else (128, 8, 16))
 
 
@@ -280,8 +280,8 @@ def test_the_whole_paper_profile_gives_each_target_its_parts_settings():
         for target in config.targets:
             assert whole.variants[target.name] == config.variants[target.name], (part, target)
     two_modes = {v.method: v.params for v in whole.variants["two_modes"]}
-    flowmc = (two_modes["flowmc_ebm"][k] for k in ("pool_size", "local_steps", "sweeps"))
-    assert tuple(flowmc) == (32, 24, 5) and two_modes["ula_ebm"]["steps"] == 512
+    flowmc = (getattr(two_modes["flowmc_ebm"], k) for k in ("pool_size", "local_steps", "sweeps"))
+    assert tuple(flowmc) == (32, 24, 5) and two_modes["ula_ebm"].steps == 512
     assert {t.name for t in whole.targets} == {
         "two_modes", *(t.name for part in PAPER_PARTS
                        for t in load_config(CONFIGS / "paper" / f"{part}.toml").targets),
@@ -305,8 +305,8 @@ def test_defaults_table_applies_shared_hyperparameters_to_every_method(tmp_path)
     text = tiny_toml(methods='["flowmc_ebm", "ula_ebm"]', extra="", flowmc_table=False)
     text += extra + "\n[methods.ula_ebm]\nlr = 0.002\n"
     flowmc, ula = load_config(write(tmp_path, text)).variants["four_modes"]
-    assert flowmc.params["lr"] == 0.005 and flowmc.params["batch_size"] == 64
-    assert ula.params["lr"] == 0.002 and ula.params["batch_size"] == 64
+    assert flowmc.params.lr == 0.005 and flowmc.params.batch_size == 64
+    assert ula.params.lr == 0.002 and ula.params.batch_size == 64
 
 
 @pytest.mark.parametrize(
@@ -332,14 +332,14 @@ def test_a_list_of_values_expands_into_variants(tmp_path):
         "flowmc_ebm",
     ]
     assert variants[2].swept == {"lr": 0.003, "steps": 4}
-    assert (variants[2].params["lr"], variants[2].params["steps"]) == (0.003, 4)
-    assert variants[4].params["flow_hidden"] == (16, 16)
+    assert (variants[2].params.lr, variants[2].params.steps) == (0.003, 4)
+    assert variants[4].params.flow_hidden == (16, 16)
 
 
 def test_a_grid_of_list_valued_settings_is_a_list_of_lists(tmp_path):
     text = tiny_toml(flowmc_table=False) + "[methods.flowmc_ebm]\nflow_hidden = [[8], [16, 16]]\n"
     variants = load_config(write(tmp_path, text)).variants["four_modes"]
-    assert [v.params["flow_hidden"] for v in variants] == [(8,), (16, 16)]
+    assert [v.params.flow_hidden for v in variants] == [(8,), (16, 16)]
     assert variants[1].name == "flowmc_ebm[flow_hidden=16x16]"
 
 
@@ -365,8 +365,8 @@ def test_a_target_table_overrides_the_suite_for_that_target_only(tmp_path):
     text += "lr = 0.002\n"
     config = load_config(write(tmp_path, text))
     (two_d,), (high_d,) = config.variants["four_modes"], config.variants["hd16"]
-    assert (two_d.params["local_steps"], two_d.params["lr"]) == (24, 0.003)
-    assert (high_d.params["local_steps"], high_d.params["lr"]) == (8, 0.002)
+    assert (two_d.params.local_steps, two_d.params.lr) == (24, 0.003)
+    assert (high_d.params.local_steps, high_d.params.lr) == (8, 0.002)
     assert config.targets[0].methods == {"flowmc_ebm": {"local_steps": 24}}
     assert config.targets[0].build().n_modes == 4  # the tables are not target parameters
 

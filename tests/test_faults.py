@@ -28,6 +28,7 @@ from benchmark.execution import runner, store
 from benchmark.execution.reference import committed_reference
 from benchmark.execution.runner import Job, make_jobs, run_job
 from benchmark.suite.config import TargetConfig, load_config
+from benchmark.suite.registry import load_methods
 from benchmark.suite.settings import SuiteSettings
 from benchmark.suite.variants import Variant
 
@@ -264,7 +265,7 @@ def test_a_failing_method_is_recorded_and_the_suite_goes_on(tmp_path, plugin, me
 def test_a_plugin_missing_on_a_worker_fails_the_run_not_the_suite():
     settings = SuiteSettings(methods=("ula_ebm",), plugins=("no_such_module_on_this_worker",))
     target = TargetConfig("four_modes", "four_modes", {})
-    variant = Variant("ula_ebm", "ula_ebm", {}, {})
+    variant = Variant("ula_ebm", "ula_ebm", {}, load_methods()["ula_ebm"].params())
     job = Job("four_modes__ula_ebm__seed0", target, variant, 0, settings, "cpu", 1)
     record = run_job(job)
     assert record["status"] == "failed"

@@ -167,7 +167,7 @@ def test_configure_rejects_unknown_keys_with_a_suggestion():
     [("steps", "many"), ("steps", 2.5), ("steps", True), ("lr", "fast"), ("noise", 3)],
 )
 def test_configure_rejects_wrong_types(key, value):
-    with pytest.raises(ParamError, match=rf"^{key}: expected") as info:
+    with pytest.raises(ParamError, match=rf"^{key}: must be ") as info:
         get_method("ula_ebm").configure({key: value})
     assert info.value.key == key
 

@@ -30,7 +30,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -456,7 +456,7 @@ def evaluate(
 ) -> Evaluation:
     """All metrics of one fitted method; `generator` (on the EBM's device) drives every draw."""
     ebm = fitted.ebm
-    spent = replace(fitted.counter)  # training's, before the diagnostics count on it
+    spent = fitted.counter.snapshot()  # training's, before the diagnostics count on it
     mixing, not_estimable, rhat_curve, draws = _mixing(fitted, target, settings, generator)
     flat = draws.reshape(-1, target.dim)
     estimate = _estimator(fitted, target, flat, generator)

@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,6 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
     energy = MLPEnergy(dim, suite.energy_width(dim), suite.energy_depth)
     ebm = TiltedEBM(energy, dim, base_std_from_data(data)).to(device)
     spec = get_method(job.variant.method)
-    params = spec.configure(job.variant.params)
     # seeded by the method, not the variant: a method's variants share their random numbers
     generator = torch.Generator(device).manual_seed(stable_seed(job.seed, target.name, spec.name))
     # compiled graphs on a CPU only: a GPU runs these small networks eagerly
@@ -142,7 +141,7 @@ def _train_and_evaluate(job: Job) -> dict[str, Any]:
         bar.update(iteration - bar.n)
 
     try:
-        fitted = spec.fit(problem, params, generator, progress)
+        fitted = spec.fit(problem, job.variant.params, generator, progress)
     finally:
         bar.close()
     train_seconds = time.perf_counter() - start
@@ -206,7 +205,7 @@ def _header(job: Job) -> Record:
         "config": {
             "suite": job.suite.to_json(),
             "target": job.target.to_json(),
-            "method": job.variant.params,
+            "method": asdict(job.variant.params),
         },
         "versions": versions(),
         "device": _device_name(job.device),
@@ -238,7 +237,7 @@ def run_job(job: Job) -> Record:
             torch.set_num_threads(job.threads)
             threadpool_limits(job.threads)  # numpy and scikit-learn too
         load_methods(job.suite.plugins)
-        record["display"] = display_name(get_method(job.variant.method), job.variant)
+        record["display"] = display_name(get_method(job.variant.method), job.variant.swept)
         record.update(_train_and_evaluate(job))
     except Exception as err:  # a failed run is a result: record it and go on
         kind = "diverged" if isinstance(err, DivergenceError) else type(err).__name__

@@ -25,7 +25,7 @@ from ..execution.store import (
 )
 from ..metrics.columns import COLUMNS
 from ..suite.registry import METHODS, load_methods
-from ..suite.variants import Variant, display_name
+from ..suite.variants import display_name
 from .conclusions import conclusions
 from .figures import make_figures, tuned_view
 from .frames import Frames, build_frames, suite_target
@@ -280,13 +280,13 @@ REFERENCE_MARK = " (ref)"
 
 @dataclass(frozen=True)
 class SuiteData:
-    """A DIR read back: its suite.json, the variants its report shows (`store.suite_variants`),
-    one record per expected run (a stub where a run is missing or its file is foreign), the
-    long frames built from them, and the files of runs/ left out as foreign
-    (`store.check_record`)."""
+    """A DIR read back: its suite.json, the variants its report shows (`store.suite_variants`,
+    as suite.json holds them: `Variant.to_json`), one record per expected run (a stub where a run
+    is missing or its file is foreign), the long frames built from them, and the files of runs/
+    left out as foreign (`store.check_record`)."""
 
     suite: dict[str, Any]
-    variants: list[Variant]
+    variants: list[dict[str, Any]]
     records: list[Record]
     frames: Frames
     foreign: list[Foreign]
@@ -296,7 +296,7 @@ class SuiteData:
         """results.csv: one row per run, `method` the registered method, `variant` its grid
         point, then each swept hyperparameter and the frames' run columns."""
         runs = self.frames.runs
-        swept = dict.fromkeys(k for v in self.variants for k in v.swept)
+        swept = dict.fromkeys(k for v in self.variants for k in v["swept"])
         first = ["target", "method", "variant", *swept]
         return runs[[*first, *(c for c in runs.columns if c not in first)]]
 
@@ -315,8 +315,12 @@ def read_dir(out: Path, plugins: list[str] | None = None) -> SuiteData:
         raise ConfigError(out, "", "holds no suite.json (run a suite into it first)")
     with contextlib.suppress(ParamError):  # a plugin not importable here: its records name it
         load_methods([*suite["suite"]["plugins"], *(plugins or [])])
-    variants = [Variant(**v) for vs in suite_variants(suite).values() for v in vs]
-    known = {v.name: display_name(METHODS[v.method], v) for v in variants if v.method in METHODS}
+    variants = [v for vs in suite_variants(suite).values() for v in vs]
+    known = {
+        v["name"]: display_name(METHODS[v["method"]], v["swept"])
+        for v in variants
+        if v["method"] in METHODS
+    }
     records, foreign = load_records(out, suite, known)
     referenced = {r["variant"]: r["display"] for r in records if r.get("reference")}
     shown = known | {v: known.get(v, d) + REFERENCE_MARK for v, d in referenced.items()}
@@ -334,7 +338,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         print(f"foreign record left out: {foreign}", file=sys.stderr)
     suite, variants, records, frames = data.suite, data.variants, data.records, data.frames
     results = data.results
-    swept = list(dict.fromkeys(k for v in variants for k in v.swept))
+    swept = list(dict.fromkeys(k for v in variants for k in v["swept"]))
     tunable = bool(swept) and CRITERION in results  # a grid, and a run with the criterion
     results.to_csv(out / "results.csv", index=False)
     data.weights.to_csv(out / "weights.csv", index=False)

@@ -56,6 +56,10 @@ class EvalCounter:
         self.grad += grad
         self.flow += flow
 
+    def snapshot(self) -> EvalCounter:
+        """A copy of the counts so far, which later counting leaves as it is."""
+        return EvalCounter(self.energy, self.grad, self.flow)
+
 
 class Potential:
     """U(x) = −log π(x) up to a constant, batched (n, d) -> (n,), with counted evaluations.

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from .. import typed
 from ..errors import ParamError, closest
 from ..training.method import FittedModel, Problem, Progress, TrainParams
 
@@ -27,7 +27,6 @@ __all__ = [
     "register_method",
     "get_method",
     "load_methods",
-    "override",
 ]
 
 ENTRY_POINT_GROUP = "ebm_bench.methods"
@@ -46,9 +45,9 @@ class MethodSpec:
     fit: Fit
 
     def configure(self, overrides: dict[str, Any]) -> TrainParams:
-        """The default hyperparameters with `overrides` applied; a bad key or value raises
-        `ParamError` naming it."""
-        return override(self.params(), overrides)
+        """The default hyperparameters with the TOML values `overrides` in place
+        (`benchmark.typed.from_table`); a bad key or value raises `ParamError` naming it."""
+        return typed.from_table(self.params, overrides, noun="hyperparameter")
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -110,46 +109,3 @@ def load_methods(plugins: Iterable[str] = ()) -> dict[str, MethodSpec]:
 
 
 _loaded: set[str] = set()
-
-
-def _convert(value: Any, hint: Any) -> tuple[bool, Any]:
-    """(whether `value` fits the annotation `hint`, the value converted: int → float, list →
-    tuple)."""
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        return value in typing.get_args(hint), value
-    if origin is tuple:
-        item = typing.get_args(hint)[0]
-        ok = isinstance(value, list | tuple) and all(_convert(v, item)[0] for v in value)
-        return ok, tuple(value) if ok else value
-    if hint is bool or isinstance(value, bool):
-        return hint is bool and isinstance(value, bool), value
-    if hint is float:
-        return isinstance(value, int | float), float(value) if isinstance(value, int) else value
-    return isinstance(value, hint), value
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) is Literal:
-        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
-    if typing.get_origin(hint) is tuple:
-        return f"a list of {_describe(typing.get_args(hint)[0])}"
-    return getattr(hint, "__name__", str(hint))
-
-
-def override(params: TrainParams, overrides: dict[str, Any]) -> TrainParams:
-    """`params` with `overrides` applied, types checked against the annotations; a bad key or
-    value raises `ParamError` naming the key."""
-    hints = typing.get_type_hints(type(params))
-    fields = {f.name for f in dataclasses.fields(params)}
-    values = {}
-    for key, value in overrides.items():
-        if key not in fields:
-            raise ParamError(
-                key,
-                f"unknown hyperparameter{closest(key, fields)}; known: {', '.join(sorted(fields))}",
-            )
-        ok, values[key] = _convert(value, hints[key])
-        if not ok:
-            raise ParamError(key, f"expected {_describe(hints[key])}, got {value!r}")
-    return dataclasses.replace(params, **values)

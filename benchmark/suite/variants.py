@@ -10,7 +10,7 @@ Example:
     >>> from benchmark.suite.registry import load_methods, get_method
     >>> _ = load_methods()
     >>> layers = [("defaults", {"lr": [1e-3, 3e-3]}), ("methods.ula_ebm", {"steps": 16})]
-    >>> [(v.name, v.params["lr"], v.params["steps"]) for v in expand(get_method("ula_ebm"), layers)]
+    >>> [(v.name, v.params.lr, v.params.steps) for v in expand(get_method("ula_ebm"), layers)]
     [('ula_ebm[lr=0.001]', 0.001, 16), ('ula_ebm[lr=0.003]', 0.003, 16)]
 """
 
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParamError
+from ..training.method import TrainParams
+from ..typed import field_types
 from .registry import MethodSpec
 
 __all__ = ["MAX_VARIANT_NAME", "Variant", "variant_name", "display_name", "expand"]
@@ -39,15 +41,16 @@ MAX_VARIANT_NAME = 128
 @dataclass(frozen=True)
 class Variant:
     """One method at one point of its grid: `name` labels it in tables and run ids, `swept` holds
-    the grid's values at that point (empty without a grid), `params` every hyperparameter."""
+    the grid's values at that point (empty without a grid), `params` every hyperparameter,
+    resolved (the method's dataclass, as its `fit` takes it)."""
 
     name: str
     method: str
     swept: dict[str, Any]
-    params: dict[str, Any]
+    params: TrainParams
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON data, as stored in DIR/suite.json."""
+        """Plain JSON data (`params` as a dict), as stored in DIR/suite.json."""
         return dataclasses.asdict(self)
 
 
@@ -71,18 +74,17 @@ def variant_name(method: str, swept: dict[str, Any]) -> str:
     return f"{method}[{','.join(f'{k}={_show(v)}' for k, v in swept.items())}]"
 
 
-def display_name(spec: MethodSpec, variant: Variant) -> str:
-    """The method's display name, with the variant's grid point when it has one.
+def display_name(spec: MethodSpec, swept: dict[str, Any]) -> str:
+    """The method's display name, with a variant's grid point `swept` when it has one.
 
     Example:
-        >>> from benchmark.suite.registry import load_methods, get_method
-        >>> spec = load_methods()["ula_ebm"]
-        >>> display_name(spec, Variant("ula_ebm[lr=0.003]", "ula_ebm", {"lr": 0.003}, {}))
+        >>> from benchmark.suite.registry import load_methods
+        >>> display_name(load_methods()["ula_ebm"], {"lr": 0.003})
         'ULA-EBM [lr=0.003]'
     """
-    if not variant.swept:
+    if not swept:
         return spec.display
-    return f"{spec.display} [{', '.join(f'{k}={_show(v)}' for k, v in variant.swept.items())}]"
+    return f"{spec.display} [{', '.join(f'{k}={_show(v)}' for k, v in swept.items())}]"
 
 
 def _is_grid(value: Any, hint: Any) -> bool:
@@ -96,7 +98,7 @@ def _is_grid(value: Any, hint: Any) -> bool:
 def expand(spec: MethodSpec, layers: list[tuple[str, dict[str, Any]]]) -> list[Variant]:
     """The variants of `spec` given the tables `layers` [(where, table)], later ones winning.
     A bad key or value raises `ParamError` whose key names the table it came from."""
-    hints = typing.get_type_hints(spec.params)
+    hints = field_types(spec.params)
     merged: dict[str, tuple[str, Any]] = {}
     for where, table in layers:
         merged.update({key: (where, value) for key, value in table.items()})
@@ -143,5 +145,5 @@ def expand(spec: MethodSpec, layers: list[tuple[str, dict[str, Any]]]) -> list[V
             )
         if name in {v.name for v in variants}:  # e.g. lists of strings that join alike
             raise ParamError(f"methods.{spec.name}", f"two variants are named {name!r}")
-        variants.append(Variant(name, spec.name, swept, dataclasses.asdict(params)))
+        variants.append(Variant(name, spec.name, swept, params))
     return variants

@@ -12,20 +12,28 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import ParamError, closest
-from .base import ModeMarkers, RegionWeights, Target, confident_component, sole_region
-from .bimodal import Bimodal, bimodal
-from .gmm import GaussianMixture, PaperHD, generated_gmm, gmm, paper_hd
-from .mog import mog
-from .rings import Rings, rings
+from .base import Family, ModeMarkers, RegionWeights, Target, confident_component, sole_region
+from .bimodal import BIMODAL_EXAMPLES, Bimodal, bimodal
+from .gmm import (
+    GMM_EXAMPLES,
+    PAPER_HD_EXAMPLES,
+    GaussianMixture,
+    PaperHD,
+    generated_gmm,
+    gmm,
+    paper_hd,
+)
+from .mog import MOG_EXAMPLES, mog
+from .rings import RINGS_EXAMPLES, Rings, rings
 
 __all__ = [
     "FAMILIES",
     "PRESETS",
     "Bimodal",
+    "Family",
     "ModeMarkers",
     "GaussianMixture",
     "PaperHD",
@@ -37,12 +45,16 @@ __all__ = [
     "sole_region",
 ]
 
-FAMILIES: dict[str, Callable[..., Target]] = {
-    "gmm": lambda name, **p: gmm(name, **p) if "means" in p else generated_gmm(name, **p),
-    "paper_hd": paper_hd,
-    "mog": mog,
-    "rings": rings,
-    "bimodal": bimodal,
+#: The families by name: a new one is its file here and one entry (its builder, its examples).
+FAMILIES: dict[str, Family] = {
+    "gmm": Family(
+        lambda name, **p: gmm(name, **p) if "means" in p else generated_gmm(name, **p),
+        GMM_EXAMPLES,
+    ),
+    "paper_hd": Family(paper_hd, PAPER_HD_EXAMPLES),
+    "mog": Family(mog, MOG_EXAMPLES),
+    "rings": Family(rings, RINGS_EXAMPLES),
+    "bimodal": Family(bimodal, BIMODAL_EXAMPLES),
 }
 
 _UNEQUAL = [0.1, 0.2, 0.3, 0.4]
@@ -105,7 +117,7 @@ def make_target(family: str, name: str | None = None, **params: Any) -> Target:
             f"unknown family or preset {family!r}{closest(family, known)}; "
             f"known: {', '.join(known)}",
         )
-    build = FAMILIES[family]
+    build = FAMILIES[family].build
     if family != "gmm":
         allowed = set(inspect.signature(build).parameters) - {"name"}
         unknown = sorted(set(params) - allowed)

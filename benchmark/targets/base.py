@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -12,6 +12,7 @@ from ..errors import ParamError
 
 __all__ = [
     "Target",
+    "Family",
     "RegionWeights",
     "ModeMarkers",
     "check_weights",
@@ -86,6 +87,16 @@ class Target(Protocol):
 
     def mode_markers(self) -> ModeMarkers:
         """How the figures mark the modes (`ModeMarkers`)."""
+
+
+class Family(NamedTuple):
+    """A family of targets: `build(name, **params)` makes one (a bad parameter raises
+    `ParamError` naming it), and `examples` are small parameter sets of it, each form of its
+    parameters at least once, at which tests/test_target_contract.py checks the `Target`
+    contract."""
+
+    build: Callable[..., Target]
+    examples: tuple[dict[str, Any], ...]
 
 
 def confident_component(target: Target, x: Tensor, confidence: float) -> Tensor:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import torch
 from scipy.stats import norm
@@ -36,7 +37,7 @@ from torch import Tensor
 from .base import MAX_DIM, check_integer, check_positive, check_weights
 from .gmm import GaussianMixture
 
-__all__ = ["Bimodal", "bimodal"]
+__all__ = ["BIMODAL_EXAMPLES", "Bimodal", "bimodal"]
 
 
 class Bimodal(GaussianMixture):
@@ -85,3 +86,9 @@ def bimodal(
     check_positive("variance", variance)
     w = check_weights([2 / 3, 1 / 3] if weights is None else weights, 2)
     return Bimodal(name, dim, float(separation), w, float(variance))
+
+
+#: A small parameter set of the `bimodal` family, for the contract test.
+BIMODAL_EXAMPLES: tuple[dict[str, Any], ...] = (
+    {"dim": 3, "separation": 3.0, "weights": [0.6, 0.4]},
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import torch
 from scipy.stats import chi2, norm
@@ -21,7 +22,15 @@ from .base import (
     check_weights,
 )
 
-__all__ = ["GaussianMixture", "PaperHD", "gmm", "generated_gmm", "paper_hd"]
+__all__ = [
+    "GMM_EXAMPLES",
+    "PAPER_HD_EXAMPLES",
+    "GaussianMixture",
+    "PaperHD",
+    "gmm",
+    "generated_gmm",
+    "paper_hd",
+]
 
 _REGION_DRAWS = 2**20  # ≥ 10⁶ Monte Carlo draws for the region masses
 _CHUNK = 2**16
@@ -263,3 +272,17 @@ def paper_hd(
     check_size(4, dim)
     check_positive("a", a)
     return PaperHD(name, dim, a, check_weights([0.25] * 4 if weights is None else weights, 4))
+
+
+#: Small parameter sets of the `gmm` family, for the contract test: explicit means (2-D, unequal
+#: weights, diagonal variances, modes that overlap) and generated ones.
+GMM_EXAMPLES: tuple[dict[str, Any], ...] = (
+    {
+        "means": [[-1.5, 0.0], [0.0, 1.0], [1.5, 0.0]],
+        "weights": [0.2, 0.3, 0.5],
+        "variances": [[0.3, 0.2], [0.2, 0.3], [0.25, 0.25]],
+    },
+    {"dim": 5, "n_modes": 3, "separation": 3.0, "weights": [0.5, 0.3, 0.2]},
+)
+#: A small parameter set of the `paper_hd` family, for the contract test.
+PAPER_HD_EXAMPLES: tuple[dict[str, Any], ...] = ({"dim": 8, "weights": [0.4, 0.3, 0.2, 0.1]},)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -25,7 +25,7 @@ from ..errors import ParamError
 from .base import check_integer, check_positive, check_size
 from .gmm import GaussianMixture, gmm
 
-__all__ = ["mog", "imbalanced_weights"]
+__all__ = ["MOG_EXAMPLES", "mog", "imbalanced_weights"]
 
 _MAX_TRIES = 10_000  # draws per mean before a minimum separation is declared impossible
 
@@ -122,3 +122,10 @@ def mog(
     order = torch.randperm(n_modes, generator=generator)
     weights = imbalanced_weights(n_modes, float(imbalance))[order]
     return gmm(name, means.tolist(), (weights / weights.sum()).tolist(), var)
+
+
+#: Small parameter sets of the `mog` family, for the contract test: each layout.
+MOG_EXAMPLES: tuple[dict[str, Any], ...] = (
+    {"dim": 2, "n_modes": 5, "box": 5.0, "variances": [0.2, 0.6], "imbalance": 4.0},
+    {"dim": 3, "n_modes": 4, "layout": "grid", "box": 3.0, "variances": [0.5, 2.0]},
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from scipy.stats import norm
@@ -12,7 +13,7 @@ from torch import Tensor
 from ..errors import ParamError
 from .base import MAX_MODES, ModeMarkers, RegionWeights, check_positive, check_weights
 
-__all__ = ["Rings", "rings"]
+__all__ = ["RINGS_EXAMPLES", "Rings", "rings"]
 
 
 def _normal_cdf(x: Tensor) -> Tensor:
@@ -108,3 +109,9 @@ def rings(
         )
     w = check_weights([1 / len(r)] * len(r) if weights is None else weights, len(r))
     return Rings(name, r, w, check_positive("std", std))
+
+
+#: A small parameter set of the `rings` family, for the contract test.
+RINGS_EXAMPLES: tuple[dict[str, Any], ...] = (
+    {"radii": [1.0, 2.5], "weights": [0.3, 0.7], "std": 0.2},
+)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from .. import typed
 from ..errors import ParamError
 from ..models.energy import TiltedEBM
 from ..samplers import EvalCounter, Potential, Proposal, Sampler
@@ -32,7 +33,6 @@ __all__ = [
     "DivergenceError",
     "Progress",
     "checkpoint_iterations",
-    "cost_so_far",
     "counted_potential",
     "maximum_likelihood",
     "require",
@@ -47,7 +47,9 @@ VIEW_DRAWS = 10_000
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Hyperparameters every method shares; a method's own dataclass extends this one.
+    """Hyperparameters every method shares; a method's own dataclass extends this one, its
+    fields typed as `benchmark.typed` reads them (checked at construction, before the ranges
+    each class's `__post_init__` requires).
 
     Attributes:
         lr: Adam learning rate of the EBM, decayed to 0 by a cosine over the budget
@@ -63,6 +65,7 @@ class TrainParams:
     checkpoints: int = 10
 
     def __post_init__(self) -> None:
+        typed.check(self)
         require(self.lr > 0, "lr", self.lr, "must be positive")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "must be at least 1")
         require(self.energy_l2 >= 0, "energy_l2", self.energy_l2, "must be non-negative")
@@ -102,17 +105,12 @@ class Problem:
 @dataclass
 class Checkpoint:
     """The energy's parameters and a batch of negatives (n, d) at one iteration, and what
-    training had cost when it was taken (a copy of `Problem.counter`, `cost_so_far`)."""
+    training had cost when it was taken (`Problem.counter.snapshot()`)."""
 
     iteration: int
     energy_state: dict[str, Tensor]
     negatives: Tensor
     spent: EvalCounter
-
-
-def cost_so_far(problem: Problem) -> EvalCounter:
-    """A copy of the evaluations and flow passes counted on `problem.counter` so far."""
-    return replace(problem.counter)
 
 
 @dataclass
@@ -241,6 +239,7 @@ def maximum_likelihood(
         recent.add(x_neg)
         if iteration in keep:
             state = {k: v.detach().clone() for k, v in ebm.energy.state_dict().items()}
-            checkpoints.append(Checkpoint(iteration, state, x_neg.clone(), cost_so_far(problem)))
+            spent = problem.counter.snapshot()
+            checkpoints.append(Checkpoint(iteration, state, x_neg.clone(), spent))
         progress(iteration)
     return Training(checkpoints, recent.tensor())

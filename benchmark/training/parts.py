@@ -69,12 +69,6 @@ class LangevinParams(TrainParams):
         super().__post_init__()
         require(self.steps >= 1, "steps", self.steps, "must be at least 1")
         require(self.step_size >= 0, "step_size", self.step_size, "must be ≥ 0 (0: paper setting)")
-        require(
-            self.noise in ("auto", "uniform", "gaussian"),
-            "noise",
-            self.noise,
-            "'auto', 'uniform' or 'gaussian'",
-        )
 
 
 def langevin_step_size(params: LangevinParams, dim: int) -> float:
@@ -217,9 +211,6 @@ class FlowMCParams(FlowParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.global_move in ("isir", "imh"), "global_move", self.global_move, "'isir' or 'imh'"
-        )
         require(self.pool_size >= 2, "pool_size", self.pool_size, "must be at least 2")
         require(self.local_steps >= 1, "local_steps", self.local_steps, "must be at least 1")
         require(self.sweeps >= 1, "sweeps", self.sweeps, "must be at least 1")
