@@ -64,7 +64,7 @@ def draw_all(frames, out: Path, swept: list[str] | None = None) -> dict[str, plt
     """Every figure `make_figures` saves into `out`, by file stem, each checked by
     `layout_faults` as it is saved; the stems are those of the (PNG, caption) pairs returned."""
     saved: dict[str, plt.Figure] = {}
-    save = figures._save
+    save = figures.save_figure
 
     def checked(fig: plt.Figure, out: Path, stem: str) -> str:
         assert layout_faults(fig) == [], stem
@@ -72,7 +72,7 @@ def draw_all(frames, out: Path, swept: list[str] | None = None) -> dict[str, plt
         return save(fig, out, stem)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(figures, "_save", checked)
+        mp.setattr(figures, "save_figure", checked)
         made = figures.make_figures(frames, out, swept)
     assert [Path(file).stem for file, _ in made] == list(saved)
     for stem in saved:

@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_figures import layout_faults
 
+from benchmark.reporting import grid
 from benchmark.reporting.grid import (
     BREAK_LEVEL,
     breaking_points,
@@ -85,7 +87,14 @@ def test_breaking_points_give_the_first_separation_that_breaks_or_is_not_estimab
     assert sampler.to_dict() == {"d = 2": "s ≥ 8", "d = 16": "s ≥ 8"}
 
 
-def test_the_heatmaps_are_saved_as_png_and_pdf(tmp_path):
+def test_the_heatmaps_are_saved_as_png_and_pdf_with_a_clean_layout(tmp_path, monkeypatch):
+    save = grid.save_figure
+
+    def checked(fig, out, stem):
+        assert layout_faults(fig) == [], stem
+        return save(fig, out, stem)
+
+    monkeypatch.setattr(grid, "save_figure", checked)
     cells = grid_cells(runs(), grid_targets(SUITE_TARGETS))
     name = heatmaps(cells, {"m": "Method M"}, ["m"], tmp_path)
     assert name == "difficulty_grid.png"

@@ -403,36 +403,30 @@ def _true_energy(fitted: FittedModel, target: Target) -> Iterator[None]:
         ebm.energy = trained
 
 
+#: The diagnostic chains' metrics the sampler track keeps, and their names there.
+_TRACKED = {
+    "rhat_max": "rhat_max_sampler_true",
+    "switch_rate": "switch_rate_sampler_true",
+    "mass_far_sampler": "mass_far_sampler_true",
+}
+
+
 def _sampler_track(
     fitted: FittedModel, target: Target, settings: SuiteSettings, generator: torch.Generator
 ) -> tuple[dict[str, float], dict[str, str], list[float]]:
     """The method's sampler on the true energy, from its `start`, for `sample_cost` units per
-    chain (docs/SCIENCE.md §7.13): its draws' region weights against p★'s, R-hat, switch rate and
-    far mass (`TRACK_METRICS`), why any is not estimable, and its weights (n_modes,)."""
+    chain (`_mixing`'s chains, docs/SCIENCE.md §7.13): its draws' region weights against p★'s,
+    R-hat, switch rate and far mass (`TRACK_METRICS`), why any is not estimable, and its weights
+    (n_modes,)."""
     with _true_energy(fitted, target):
-        run, budget = _run_chains(fitted, target, settings, generator)
-    chains, kept = run.draws.shape[:2]
-    flat = run.draws.reshape(-1, target.dim)
-    weights = _modes(flat, target)
-    production = budget["sample_cost"] - budget["warmup_cost"]
-    switches = float(mode_switches(run.modes, chains=chains).sum())
-    with warnings.catch_warnings():  # "more chains than draws": the layout is checked by rhat
-        warnings.simplefilter("ignore", UserWarning)
-        r = rhat(run.draws, chains=chains) if kept >= 4 else math.nan
-    metrics = {
-        **weight_errors(weights, target.region_weights().weights.cpu(), "sampler_true"),
-        "rhat_max_sampler_true": r,
-        "switch_rate_sampler_true": 1000 * switches / (chains * production),
-        "mass_far_sampler_true": far_fraction(flat, target),
-    }
-    not_estimable: dict[str, str] = {}
-    drawn = run.modes.shape[1]
-    if drawn < MIN_DIAGNOSTIC_DRAWS:
-        for key in ("rhat_max_sampler_true", "switch_rate_sampler_true"):
-            metrics[key] = math.nan
-            not_estimable[key] = (
-                f"{drawn} draws per chain after warm-up, fewer than {MIN_DIAGNOSTIC_DRAWS}"
-            )
+        mixing, reasons, _, draws = _mixing(fitted, target, settings, generator)
+    weights = _modes(draws.reshape(-1, target.dim), target)
+    metrics = weight_errors(weights, target.region_weights().weights.cpu(), "sampler_true")
+    not_estimable = {}
+    for key, track in _TRACKED.items():
+        metrics[track] = mixing[key]
+        if key in reasons:
+            not_estimable[track] = reasons[key]
     return metrics, not_estimable, weights.tolist()
 
 

@@ -41,6 +41,7 @@ from .tables import REFERENCE_METHODS, format_number  # noqa: E402
 
 __all__ = [
     "Figure",
+    "save_figure",
     "cost_curves",
     "sensitivity",
     "tuned_view",
@@ -57,7 +58,7 @@ _PAPER_PAIR = ("flowmc_ebm", "ula_ebm")  # the paper's Fig. 1
 _FENCE = 3.0  # an axis fitted to its values' bulk leaves out those this many IQRs beyond
 
 
-def _save(fig: plt.Figure, out: Path, stem: str) -> str:
+def save_figure(fig: plt.Figure, out: Path, stem: str) -> str:
     """PNG and PDF (no creation date: the same figure gives the same bytes); the PNG's name."""
     fig.savefig(out / f"{stem}.png", dpi=_DPI, bbox_inches="tight")
     fig.savefig(out / f"{stem}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
@@ -286,7 +287,7 @@ def weights_over_training(ckpt: pd.DataFrame, variants: pd.DataFrame, out: Path)
             ]  # fmt: skip
             fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),
                        frameon=False)  # fmt: skip
-        name = _save(fig, out, f"weights_over_training_{target}")
+        name = save_figure(fig, out, f"weights_over_training_{target}")
         if heatmap in described:
             caption = f"The same on {target}."
         elif heatmap:
@@ -362,7 +363,7 @@ def lightest_mode(ckpt: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list
         axes[row, 0].set_ylim(0, min(1.0, 1.08 * high))
     fig.tight_layout()
     _method_legend(fig, shown, ncol=len(shown))
-    name = _save(fig, out, "fig1_lightest_mode")
+    name = save_figure(fig, out, "fig1_lightest_mode")
     caption = (
         "The paper's Fig. 1: the weight of each target's lightest mode over training, one line "
         "per seed, for flowMC-EBM and ULA-EBM; top: the EBM's own density, bottom: the negatives "
@@ -442,7 +443,7 @@ def densities(
     for image, block_axes in blocks:
         bar = fig.colorbar(image, ax=block_axes, shrink=0.9, pad=0.01, extend="both")
         bar.set_label("log density")
-    name = _save(fig, out, "densities")
+    name = save_figure(fig, out, "densities")
     caption = (
         "Learned log densities (normalised) after each 2-D target (its first panel), one colour "
         f"scale per target, from its highest value down {_DENSITY_RANGE:.0f} nats (clipped at both "
@@ -497,7 +498,7 @@ def mixing(rhat: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[Figure
                 ax.set_ylabel(f"{target}\nmax R-hat")
     fig.tight_layout()
     _method_legend(fig, shown, ncol=min(5, len(shown)))
-    name = _save(fig, out, "mixing")
+    name = save_figure(fig, out, "mixing")
     labels = [label for _, label in axes_shown]
     per = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
     caption = (
@@ -575,7 +576,7 @@ def mode_weights(weights: pd.DataFrame, variants: pd.DataFrame, out: Path) -> li
         axes[row, 0].set_yticks(range(len(shown)), shown.display)
         axes[row, 0].set_ylim(len(shown) - 0.5, -0.5)
     fig.tight_layout()
-    name = _save(fig, out, "mode_weights")
+    name = save_figure(fig, out, "mode_weights")
     caption = (
         "Final mode weights against the truth, as the ratio of each mode's weight to its true "
         "weight (log axis; 1, the black line, is a weight learned): one row per method, within "
@@ -655,7 +656,7 @@ def error_vs_cost(runs: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list
     fig.tight_layout()
     dashed = frozenset(shown.variant[shown.method.isin(REFERENCE_METHODS)])
     _method_legend(fig, shown, ncol=min(5, len(shown)), dashed=dashed)
-    name = _save(fig, out, "error_vs_cost")
+    name = save_figure(fig, out, "error_vs_cost")
     caption = (
         "Accuracy against cost: total-variation distance of the EBM's mode weights to the truth "
         "against training gradient evaluations (hardware-independent) and seconds (this "
@@ -724,7 +725,7 @@ def cost_curves(costs: pd.DataFrame, variants: pd.DataFrame, out: Path) -> list[
         )
     fig.tight_layout()
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    name = _save(fig, out, "cost_curves")
+    name = save_figure(fig, out, "cost_curves")
     caption = (
         "Accuracy against cost over training: at every checkpoint, the mode-weight TV of the "
         "EBM's weights to the truth and its log-density error (the checkpoints' cheap estimates, "
@@ -874,7 +875,7 @@ def sensitivity(
         fig.tight_layout()
         fig.legend(handles=list(legend.values()), loc="lower center", frameon=False,
                    ncol=min(4, len(legend)), bbox_to_anchor=(0.5, 1.0))  # fmt: skip
-        file = _save(fig, out, f"sensitivity_{name}")
+        file = save_figure(fig, out, f"sensitivity_{name}")
         caption = (
             f"Sensitivity to `{name}`: per target (columns), each headline metric (rows) against "
             f"the value of `{name}` ({'log axis' if logx else 'as listed'}), one colour per "

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .figures import save_figure  # noqa: E402
 from .tables import format_number  # noqa: E402
 
 __all__ = [
@@ -151,11 +152,7 @@ def heatmaps(cells: pd.DataFrame, names: dict[str, str], order: list[str], out: 
     fig.tight_layout()
     bar = fig.colorbar(mesh, ax=axes, shrink=0.6, pad=0.02)
     bar.set_label(f"mode-weight TV (median over seeds); red: > {BREAK_LEVEL:g}")
-    stem = "difficulty_grid"
-    fig.savefig(out / f"{stem}.png", dpi=150, bbox_inches="tight")
-    fig.savefig(out / f"{stem}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
-    plt.close(fig)
-    return f"{stem}.png"
+    return save_figure(fig, out, "difficulty_grid")
 
 
 def grid_section(
