@@ -9,7 +9,7 @@ PART ?=
 ARGS ?=
 
 .PHONY: install constraints test test-all lint bench-micro bench-compare benchmark benchmark-tuned \
-	benchmark-grid benchmark-paper report reference
+	benchmark-grid benchmark-converged benchmark-paper report reference
 
 # the tested dependency versions of constraints.txt (refresh them: make constraints)
 install:
@@ -40,7 +40,7 @@ bench-compare:
 # The benchmark trains afresh into results/ (ignored by git; rerun to resume) and then says, per
 # target and method, whether this machine's numbers agree with the committed reference in reports/
 # within the seeds' spread. `make reference` regenerates a committed reference itself, `make report`
-# rebuilds its report from its records. PROFILE: quick (default), tuned, grid, or paper/PART.
+# rebuilds its report from its records. PROFILE: quick (default), tuned, grid, converged, or paper/PART.
 PROFILE ?= quick
 
 benchmark:
@@ -58,6 +58,12 @@ benchmark-tuned:
 benchmark-grid:
 	$(PYTHON) -m benchmark run benchmark/configs/grid.toml --out results/grid $(ARGS)
 	@if [ -d reports/grid ]; then $(PYTHON) -m benchmark compare results/grid reports/grid; fi
+
+# Jarzynski ULA, PT-EBM and DSM beside flowMC-EBM, ULA-EBM and the oracle, trained to settle
+# (1500 iterations), tuned at that budget, on four_modes and hd16
+benchmark-converged:
+	$(PYTHON) -m benchmark run benchmark/configs/converged.toml --out results/converged $(ARGS)
+	@if [ -d reports/converged ]; then $(PYTHON) -m benchmark compare results/converged reports/converged; fi
 
 benchmark-paper:
 	@if [ -z "$(filter $(PART),$(PAPER_PARTS))" ] || [ "$(words $(PART))" != 1 ]; then \
