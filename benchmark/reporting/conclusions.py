@@ -1,7 +1,7 @@
 """The report's opening section, from the statistics its tables print (`tables.stats`): per target,
 the methods that get the mode weights right (within `WEIGHTS_TOLERANCE` of the oracle) and at what
-cost, how each other method fails; then a verdict on each claim of the paper's Tables 1–3 that the
-suite tests (docs/SCIENCE.md §6.5, "The conclusions")."""
+cost, how each other method fails; then the tally of the verdicts on the paper's claims
+(`verdicts`; docs/SCIENCE.md §6.5, "The conclusions")."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from typing import Any
 
 import pandas as pd
 
-from .frames import NE_SUFFIX, Frames, suite_target
-from .paper import PAPER_TARGETS, VIEWS, paper_frame
-from .tables import REFERENCE_METHODS, format_cell, format_exact, format_number, present, stats
+from .frames import NE_SUFFIX, Frames
+from .tables import REFERENCE_METHODS, format_cell, format_number, present, stats
+from .verdicts import tally, verdicts
 
 __all__ = [
     "WEIGHTS_TOLERANCE",
     "DROPPED_FRACTION",
     "OUTCOMES",
     "outcomes",
-    "claims",
     "conclusions",
 ]
 
@@ -157,78 +156,11 @@ def _counted(
     return [f"  - {label}: " + "; ".join(entries)] if entries else []
 
 
-def claims(frames: Frames, suite_targets: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per claim of the paper on a suite target that is the paper's (or has its modes):
-    the method lowest in one of its tables, for one metric, is the lowest. Columns: table,
-    paper_target, target, match ("same", "other weights"), metric, method (the paper's lowest),
-    paper (its value), verdict ("reproduced", "refuted", "inconclusive", "not run"), line (as the
-    section prints it)."""
-    built = {entry["name"]: suite_target(entry) for entry in suite_targets}
-    matched = paper_frame(built).dropna(subset=["target"])
-    metrics = list(dict.fromkeys(matched.metric))
-    cells = stats(frames.runs, metrics, ["target", "variant"], among="variant")
-    names = frames.names
-    rows = []
-    for (table, key, target, metric), part in matched.groupby(
-        ["table", "paper_target", "target", "metric"], sort=False
-    ):
-        claimed = part.loc[part.paper.idxmin()]
-        here = cells[(cells.target == target) & (cells.metric == metric)].set_index("variant")
-        name = names.get(claimed.method, claimed.method)
-        head = (
-            f"- {table}, {PAPER_TARGETS[key].label}, {VIEWS[metric]} (`{target}`): {name} lowest "
-            f"— paper {format_exact(claimed.paper)}"
-        )
-        if claimed.method not in here.index:
-            verdict, text = "not run", f"{head}: **not tested** ({name} not run here)"
-        else:
-            row = here.loc[claimed.method]
-            head += f", here {format_cell(row)}"
-            why = (
-                ("n/e" if row.n_ne else "no value") if row.n_values == 0
-                else "fewer than 2 seeds" if row.n_values < 2
-                else "interval spans over 10×" if row.verdict == "inconclusive"
-                else None if row.verdict in ("best", "indistinguishable", "worse")
-                else "not ranked"
-            )  # fmt: skip
-            if why:
-                verdict, text = "inconclusive", f"{head}: **inconclusive** ({why})"
-            elif row.verdict == "worse":
-                best = here[here.verdict == "best"].iloc[0]
-                on_paper = part.set_index("method").paper.get(best.name)
-                paper = f" (paper {format_exact(on_paper)})" if on_paper is not None else ""
-                verdict = "refuted"
-                text = (
-                    f"{head}: **refuted** — lowest here {names.get(best.name, best.name)} "
-                    f"{format_cell(best)}{paper}"
-                )
-            else:
-                verdict, text = "reproduced", f"{head}: **reproduced**"
-        if part["match"].iloc[0] != "same":
-            text += " — † other weights than the paper's: a reference, not a test"
-        rows.append(
-            {
-                "table": table,
-                "paper_target": key,
-                "target": target,
-                "match": part["match"].iloc[0],
-                "metric": metric,
-                "method": claimed.method,
-                "paper": claimed.paper,
-                "verdict": verdict,
-                "line": text,
-            }
-        )
-    columns = ["table", "paper_target", "target", "match", "metric", "method", "paper",
-               "verdict", "line"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
-
-
 def conclusions(
     frames: Frames, suite_targets: list[dict[str, Any]], tuned: bool = False
 ) -> list[str]:
     """The report's opening section: per target the outcome of every method (`outcomes`), then
-    the verdict on each claim of the paper the suite tests (`claims`). `tuned`: `frames` is the
+    the tally of the verdicts on the paper's claims (`verdicts.verdicts`). `tuned`: `frames` is the
     tuned view (each method at its selected variant), and the text says so."""
     names = frames.names
     steady = _seconds(frames.runs) == "train_seconds_steady"
@@ -256,24 +188,12 @@ def conclusions(
     found = outcomes(frames)
     for target, part in found.groupby("target", sort=False):
         lines += _target_lines(target, part, names)
+    found = verdicts(frames, suite_targets)
     lines += [
         "",
-        "The paper's claims — its lowest method in each table is the lowest — on the suite's "
-        "targets with the paper's modes: **reproduced** when that method's cell here is bold "
-        "(best, or tied with the best, among the suite's methods but the oracle) and not ‡, "
-        "**refuted** when it is neither (the lowest here named), **inconclusive** when it is ‡, "
-        "n/e or from fewer than 2 seeds.",
-        "",
+        'The paper\'s claims on its own targets (the verdict table in "Against the paper", '
+        f"docs/SCIENCE.md §8.1): {tally(found)}."
+        if len(found)
+        else "The paper's claims: none tested (no target of this suite has the paper's modes).",
     ]
-    tested = claims(frames, suite_targets)
-    none = "- none: no target of this suite has the paper's modes"
-    lines += list(tested.line) if len(tested) else [none]
-    built = {entry["name"]: suite_target(entry) for entry in suite_targets}
-    untested = paper_frame(built).loc[lambda d: d.target.isna()]
-    if len(untested):
-        labels = ", ".join(
-            f"{table} {PAPER_TARGETS[key].label}"
-            for table, key in dict.fromkeys(zip(untested.table, untested.paper_target, strict=True))
-        )
-        lines.append(f"- not tested (no target of this suite is the paper's): {labels}")
     return lines

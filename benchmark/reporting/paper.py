@@ -25,6 +25,7 @@ __all__ = [
     "PaperTarget",
     "PaperCell",
     "PAPER_TARGETS",
+    "PAPER_METHODS",
     "PAPER_CELLS",
     "VIEWS",
     "Match",
@@ -72,6 +73,16 @@ PAPER_TARGETS: dict[str, PaperTarget] = {
     "hd32": PaperTarget("d = 32", "paper_hd", {"dim": 32, "a": 0.5919, "weights": _EQUAL}),
     "hd64": PaperTarget("d = 64", "paper_hd", {"dim": 64, "a": 0.5919, "weights": _EQUAL}),
     "four_modes": PaperTarget("extended 2-D example", "four_modes"),
+}
+
+
+#: The paper's methods as it names them (the suite's code name -> the paper's name), for the
+#: paper's side of a comparison where the suite did not run the method.
+PAPER_METHODS: dict[str, str] = {
+    "ula_ebm": "ULA-EBM",
+    "nt_ebm": "NT-EBM",
+    "coopflow": "CoopFlow",
+    "flowmc_ebm": "flowMC-EBM",
 }
 
 

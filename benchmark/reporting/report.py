@@ -33,6 +33,7 @@ from .grid import grid_section
 from .paper import PAPER_TARGETS, VIEWS, compare, ordering, paper_frame
 from .selection import CRITERION, select_variants
 from .tables import RANKING, format_cell, format_exact, format_number, make_tables, stats
+from .verdicts import verdicts
 
 __all__ = ["REFERENCE_MARK", "SuiteData", "read_dir", "against_the_paper", "build_report"]
 
@@ -66,6 +67,22 @@ def _orderings(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_VERDICTS = (
+    "Each claim of the paper this suite can test, on each of its targets that is the paper's "
+    "(docs/SCIENCE.md §8.1). A table's claim — its lowest method is the lowest — is judged among "
+    "the paper's methods of that table that the suite ran, by the tables' paired test over seeds: "
+    "**reproduced** when that method is the best and every other one is shown worse, **refuted** "
+    "when another is shown lower, **inconclusive** otherwise (not separated, untested, n/e, fewer "
+    "than 2 seeds; a cell spanning over 10× is compared too, as the paired test accounts for its "
+    "spread), and inconclusive too when training had not settled (`converged`) on most seeds of "
+    "a method the verdict rests on. Fig. 1 compares the lightest mode's final relative weight "
+    "error |w − w★| / w★ of flowMC-EBM and ULA-EBM by the same test, under the same rule on "
+    "settling; the claims about training count `mode_erasures` (docs/SCIENCE.md §7.10). In "
+    "*here*, bold marks the best, or tied with it, by that test among the table's methods. † the "
+    "paper's modes with other weights: a reference, not a test of the paper's claim."
+)
+
+
 def against_the_paper(
     frames: Frames, suite_targets: list[dict[str, Any]], tuned: bool = False
 ) -> list[str]:
@@ -97,6 +114,18 @@ def against_the_paper(
             else ""
         ),
     ]
+    found = verdicts(frames, suite_targets)
+    if len(found):
+        table = found.assign(
+            claim=[
+                c + ("" if m == "same" else " †")
+                for c, m in zip(found.claim, found["match"], strict=True)
+            ],
+            target=[f"`{t}`" for t in found.target],
+            verdict=[f"**{v}**" for v in found.verdict],
+        ).drop(columns="match")
+        lines += ["", "### Verdicts", "", _VERDICTS, "",
+                  table.to_markdown(index=False, disable_numparse=True)]  # fmt: skip
     if cells.empty:
         lines += ["", "No cell of this suite overlaps the paper's tables."]
     else:

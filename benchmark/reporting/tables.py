@@ -233,11 +233,11 @@ def _ranked(frame: pd.DataFrame, metric: str) -> pd.Series:
 
 
 def _verdicts(
-    frame: pd.DataFrame, metrics: list[str], by: list[str], among: str
+    frame: pd.DataFrame, metrics: list[str], by: list[str], among: str, factor: float
 ) -> dict[tuple, str]:
     """(group key, metric) -> verdict (`compare_to_best`, on the metric's scale, values raised to
-    their floor) of the groups that differ only in `among`, for the metrics in `BETTER`; rows of a
-    reference method are left out."""
+    their floor, intervals spanning over `factor` inconclusive) of the groups that differ only in
+    `among`, for the metrics in `BETTER`; rows of a reference method are left out."""
     within = [key for key in by if key != among]
     ok = frame[frame.status == "ok"]
     if "method" in ok:
@@ -248,7 +248,10 @@ def _verdicts(
             part = part.assign(_value=_ranked(part, metric))
             table = part.pivot(index="seed", columns=among, values="_value").astype(float)
             found = compare_to_best(
-                table, lower_is_better=BETTER[metric] == "lower", scale=comparison_scale(metric)
+                table,
+                lower_is_better=BETTER[metric] == "lower",
+                scale=comparison_scale(metric),
+                factor=factor,
             )
             keys = dict(zip(within, key if isinstance(key, tuple) else (key,), strict=True))
             for name, verdict in found.items():
@@ -280,7 +283,11 @@ def _bounds(ok: pd.DataFrame, metric: str, values: pd.Series) -> dict[str, float
 
 
 def stats(
-    frame: pd.DataFrame, metrics: list[str], by: list[str], among: str | None = None
+    frame: pd.DataFrame,
+    metrics: list[str],
+    by: list[str],
+    among: str | None = None,
+    factor: float = INCONCLUSIVE_FACTOR,
 ) -> pd.DataFrame:
     """Long statistics, per group and metric: the centre `mean` (geometric on the log scale),
     std (of the values), the 95 % Student-t interval ci_low, ci_high over the ok seeds with a
@@ -289,9 +296,9 @@ def stats(
     had not settled), the `scale`, n_zero (values at 0 on the
     log scale), the noise `floor`, the ESS `ceiling` and n_at_ceiling (`_bounds`). Groups in order
     of first appearance. With `among` (one of `by`, e.g. "variant"), a `verdict` column ranks the
-    groups that share the other keys, for the metrics in `BETTER` (`compare_to_best`; NaN where
-    unranked)."""
-    verdicts = _verdicts(frame, metrics, by, among) if among else {}
+    groups that share the other keys, for the metrics in `BETTER` (`compare_to_best`, a group
+    whose interval spans over `factor` inconclusive; NaN where unranked)."""
+    verdicts = _verdicts(frame, metrics, by, among, factor) if among else {}
     rows = []
     for key, group in frame.groupby(by, sort=False):
         ok = group[group.status == "ok"]
