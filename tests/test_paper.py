@@ -18,6 +18,7 @@ from benchmark.reporting.paper import (
 )
 from benchmark.reporting.report import against_the_paper
 from benchmark.reporting.tables import stats
+from benchmark.reporting.verdicts import verdicts
 from benchmark.targets import make_target
 
 
@@ -110,7 +111,9 @@ def _rows(text: str) -> list[list[str]]:
 
 def test_against_the_paper_section_lists_cells_and_flags_other_weights():
     suite, records = _suite_and_records()
-    text = "\n".join(against_the_paper(build_frames(records, suite, {}), suite["targets"]))
+    frames = build_frames(records, suite, {})
+    claims = verdicts(frames, suite["targets"])
+    text = "\n".join(against_the_paper(frames, suite["targets"], claims))
     rows = _rows(text)
     assert "### Table 1: 8 Gaussians — suite target `eight_gaussians`" in text
     assert "† Not the paper's target: `hd16`" in text

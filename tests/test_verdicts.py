@@ -175,7 +175,8 @@ def test_the_claims_about_training_read_the_erasure_counts(ula, flowmc, settled,
 
 def test_the_verdict_table_opens_against_the_paper(planted):
     frames, suite = planted
-    text = "\n".join(against_the_paper(frames, suite["targets"]))
+    claims = verdicts(frames, suite["targets"])
+    text = "\n".join(against_the_paper(frames, suite["targets"], claims))
     section = text.split("### Verdicts\n")[1].split("\n\n")
     lines = next(block for block in section if block.startswith("|")).splitlines()
     header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
@@ -188,5 +189,6 @@ def test_the_verdict_table_opens_against_the_paper(planted):
 def test_no_paper_target_means_no_verdict():
     records = [ok_record("mog32", m, s) for m in ("flowmc_ebm", "ula_ebm") for s in SEEDS]
     frames, suite = _frames_and_suite(records, ["mog32"])
-    assert verdicts(frames, suite["targets"]).empty
-    assert "### Verdicts" not in "\n".join(against_the_paper(frames, suite["targets"]))
+    claims = verdicts(frames, suite["targets"])
+    assert claims.empty
+    assert "### Verdicts" not in "\n".join(against_the_paper(frames, suite["targets"], claims))

@@ -6,13 +6,12 @@ cost, how each other method fails; then the tally of the verdicts on the paper's
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pandas as pd
 
 from .frames import NE_SUFFIX, Frames
 from .tables import REFERENCE_METHODS, format_cell, format_number, present, stats
-from .verdicts import tally, verdicts
+from .verdicts import tally
 
 __all__ = [
     "WEIGHTS_TOLERANCE",
@@ -156,12 +155,11 @@ def _counted(
     return [f"  - {label}: " + "; ".join(entries)] if entries else []
 
 
-def conclusions(
-    frames: Frames, suite_targets: list[dict[str, Any]], tuned: bool = False
-) -> list[str]:
+def conclusions(frames: Frames, claims: pd.DataFrame, tuned: bool = False) -> list[str]:
     """The report's opening section: per target the outcome of every method (`outcomes`), then
-    the tally of the verdicts on the paper's claims (`verdicts.verdicts`). `tuned`: `frames` is the
-    tuned view (each method at its selected variant), and the text says so."""
+    the tally of `claims`, the verdicts on the paper's claims (`verdicts.verdicts` of `frames`).
+    `tuned`: `frames` is the tuned view (each method at its selected variant), and the text says
+    so."""
     names = frames.names
     steady = _seconds(frames.runs) == "train_seconds_steady"
     lines = [
@@ -188,12 +186,11 @@ def conclusions(
     found = outcomes(frames)
     for target, part in found.groupby("target", sort=False):
         lines += _target_lines(target, part, names)
-    found = verdicts(frames, suite_targets)
     lines += [
         "",
         'The paper\'s claims on its own targets (the verdict table in "Against the paper", '
-        f"docs/SCIENCE.md §8.1): {tally(found)}."
-        if len(found)
+        f"docs/SCIENCE.md §8.1): {tally(claims)}."
+        if len(claims)
         else "The paper's claims: none tested (no target of this suite has the paper's modes).",
     ]
     return lines

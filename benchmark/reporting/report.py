@@ -84,11 +84,12 @@ _VERDICTS = (
 
 
 def against_the_paper(
-    frames: Frames, suite_targets: list[dict[str, Any]], tuned: bool = False
+    frames: Frames, suite_targets: list[dict[str, Any]], claims: pd.DataFrame, tuned: bool = False
 ) -> list[str]:
-    """The report section setting the paper's Tables 1–3 beside the suite's cells: how the two
-    order the methods, then every paper cell whose target and method the suite ran. `tuned`:
-    `frames` is the tuned view (each method at its selected variant), and the text says so."""
+    """The report section setting the paper's Tables 1–3 beside the suite's cells: the verdicts on
+    its claims (`claims`, `verdicts.verdicts` of `frames`), how the two order the methods, then
+    every paper cell whose target and method the suite ran. `tuned`: `frames` is the tuned view
+    (each method at its selected variant), and the text says so."""
     built = {entry["name"]: suite_target(entry) for entry in suite_targets}
     matched = paper_frame(built)
     metrics = list(dict.fromkeys(matched.metric))
@@ -114,15 +115,14 @@ def against_the_paper(
             else ""
         ),
     ]
-    found = verdicts(frames, suite_targets)
-    if len(found):
-        table = found.assign(
+    if len(claims):
+        table = claims.assign(
             claim=[
                 c + ("" if m == "same" else " †")
-                for c, m in zip(found.claim, found["match"], strict=True)
+                for c, m in zip(claims.claim, claims["match"], strict=True)
             ],
-            target=[f"`{t}`" for t in found.target],
-            verdict=[f"**{v}**" for v in found.verdict],
+            target=[f"`{t}`" for t in claims.target],
+            verdict=[f"**{v}**" for v in claims.verdict],
         ).drop(columns="match")
         lines += ["", "### Verdicts", "", _VERDICTS, "",
                   table.to_markdown(index=False, disable_numparse=True)]  # fmt: skip
@@ -380,11 +380,12 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
     _clear(out / "figures", ("png", "pdf"))
     figures = make_figures(frames, out / "figures", swept)
     shown = tuned_view(frames) if tunable else frames  # each method once, at its chosen variant
+    claims = verdicts(shown, suite["targets"])
     lines = [
         f"# Benchmark report: {suite['suite']['name']}",
         "",
         *_counts(frames, suite),
-        *conclusions(shown, suite["targets"], tunable),
+        *conclusions(shown, claims, tunable),
         *grid_section(shown.runs, suite["targets"], names, list(shown.variants.variant),
                       out / "figures"),  # fmt: skip
         "",
@@ -393,7 +394,7 @@ def build_report(out: Path, plugins: list[str] | None = None) -> Path:
         *_provenance(out, records),
         *_references(out, records, names),
         *_agreement(out),
-        *against_the_paper(shown, suite["targets"], tunable),
+        *against_the_paper(shown, suite["targets"], claims, tunable),
         "",
         "## Tables",
     ]

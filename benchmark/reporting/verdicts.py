@@ -30,6 +30,11 @@ _FIG1_TARGET = "four_modes"  # the paper's key of the target its Fig. 1 and Tabl
 _UNTESTED = " (a zero on the log scale, or fewer than 2 paired seeds)"
 
 
+def _n_unsettled(ok: pd.DataFrame) -> int:
+    """How many of these finished runs had not settled (`converged` = 0)."""
+    return int((ok["converged"] == 0).sum()) if "converged" in ok else 0
+
+
 def _unsettled(runs: pd.DataFrame, methods: list[str], names: dict[str, str]) -> str | None:
     """Why a verdict on these methods' runs cannot conclude because training had not settled
     (`converged` = 0 on most of a method's finished seeds), or None."""
@@ -37,7 +42,7 @@ def _unsettled(runs: pd.DataFrame, methods: list[str], names: dict[str, str]) ->
     late = []
     for method in methods:
         mine = ok[ok.variant == method]
-        k = int((mine["converged"] == 0).sum()) if "converged" in mine else 0
+        k = _n_unsettled(mine)
         if k > len(mine) / 2:
             late.append(f"{names.get(method, method)} {k} of {len(mine)}")
     return "training not settled: " + ", ".join(late) if late else None
@@ -103,8 +108,7 @@ def _erasure_counts(runs: pd.DataFrame) -> tuple[int, int, int, int]:
     """(seeds with an erasure, seeds with a count, finished seeds, finished seeds unsettled)."""
     ok = runs[runs.status == "ok"]
     counts = ok["mode_erasures"].dropna() if "mode_erasures" in ok else pd.Series(dtype=float)
-    unsettled = int((ok["converged"] == 0).sum()) if "converged" in ok else 0
-    return int((counts >= 1).sum()), len(counts), len(ok), unsettled
+    return int((counts >= 1).sum()), len(counts), len(ok), _n_unsettled(ok)
 
 
 def _erases(runs: pd.DataFrame) -> tuple[str, str, str]:
@@ -137,10 +141,12 @@ def _stable(runs: pd.DataFrame) -> tuple[str, str, str]:
     return here, "reproduced", ""
 
 
-def _lightest(frames: Frames, target: str, names: dict[str, str]) -> tuple[str, str, str]:
+def _lightest(
+    frames: Frames, target: str, runs: pd.DataFrame, names: dict[str, str]
+) -> tuple[str, str, str]:
     """Fig. 1: the lightest mode's final EBM weight nearer its true weight for flowMC-EBM than for
     ULA-EBM. (here, verdict, why), from the relative errors |w − w★| / w★ per seed compared by
-    the report's paired test on logs."""
+    the report's paired test on logs; `runs`: the target's runs."""
     weights = frames.weights[frames.weights.target == target]
     truth = weights.groupby("mode").weight_true.first()
     if truth.empty:
@@ -162,7 +168,7 @@ def _lightest(frames: Frames, target: str, names: dict[str, str]) -> tuple[str, 
     here = f"mode {mode} (w★ {format_number(truth[mode])}), relative error: " + "; ".join(cells)
     found = compare_to_best(table.dropna(how="all"), scale="log", factor=math.inf)
     flowmc, ula = found.get(_FLOWMC), found.get(_ULA)
-    late = _unsettled(frames.runs[frames.runs.target == target], [_FLOWMC, _ULA], names)
+    late = _unsettled(runs, [_FLOWMC, _ULA], names)
     if flowmc == "best" and ula == "worse":
         return (here, "inconclusive", late) if late else (here, "reproduced", "")
     if ula == "best" and flowmc == "worse":
@@ -197,7 +203,7 @@ def verdicts(frames: Frames, suite_targets: list[dict[str, Any]]) -> pd.DataFram
         on = runs[runs.target == target]
         ula, flowmc = on[on.variant == _ULA], on[on.variant == _FLOWMC]
         if len(ula) and len(flowmc):
-            here, verdict, why = _lightest(frames, target, names)
+            here, verdict, why = _lightest(frames, target, on, names)
             rows.append(["Fig. 1: flowMC-EBM's lightest mode nearer its weight than ULA-EBM's",
                          target, match, "shown", here, verdict, why])  # fmt: skip
         if len(ula):
