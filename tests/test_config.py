@@ -172,9 +172,9 @@ BAD = {
         tiny_toml() + "global_move = 3\n",
         ": methods.flowmc_ebm.global_move: must be one of 'isir', 'imh', got 3",
     ),
-    "override of an unlisted method": (
-        tiny_toml() + "[methods.ula_ebm]\nsteps = 3\n",
-        ": methods.ula_ebm: overrides a method not in suite.methods",
+    "override of an unknown method": (
+        tiny_toml() + "[methods.ula_ebn]\nsteps = 3\n",
+        ": methods.ula_ebn: overrides no registered method (did you mean 'ula_ebm'?)",
     ),
     "missing plugin": (
         tiny_toml(extra='plugins = ["no_such_plugin_module_x"]'),
@@ -387,7 +387,7 @@ def test_bad_grids_name_their_table(tmp_path, extra, key, message):
 @pytest.mark.parametrize(
     ("table", "key"),
     [
-        ("[targets.methods.ula_ebm]\nsteps = 3\n", "targets[0].methods.ula_ebm: overrides"),
+        ("[targets.methods.ula_ebn]\nsteps = 3\n", "targets[0].methods.ula_ebn: overrides no"),
         ("[targets.methods.flowmc_ebm]\nlrr = 3\n", "targets[0].methods.flowmc_ebm.lrr: unknown"),
         ("[targets.defaults]\nsteps = 3\n", "targets[0].defaults.steps: not a shared"),
     ],

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ConfigError, ParamError, closest
 from ..targets import Target, make_target
 from ..training.method import TrainParams
-from .registry import get_method, load_methods
+from .registry import METHODS, get_method, load_methods
 from .settings import SuiteSettings
 from .variants import Variant, expand
 
@@ -167,13 +167,17 @@ def _shared_keys(path: Path | str, where: str, table: object) -> dict[str, Any]:
 
 
 def _method_tables(path: Path | str, where: str, tables: object, methods: tuple[str, ...]) -> dict:
+    """The [methods.NAME] tables at `where`. A table of a registered method the suite does not
+    run is allowed and unused, so that a copy of a profile may run fewer methods; a name no
+    method is registered under is an error."""
     _check(isinstance(tables, dict), path, where, "must be a table of [methods.NAME]")
+    known = (*methods, *(name for name in METHODS if name not in methods))
     for name, table in tables.items():
         _check(
-            name in methods,
+            name in known,
             path,
             f"{where}.{name}",
-            f"overrides a method not in suite.methods{closest(name, methods)}",
+            f"overrides no registered method{closest(name, known)}",
         )
         _check(isinstance(table, dict), path, f"{where}.{name}", "must be a table")
     return tables
