@@ -47,8 +47,8 @@ benchmark:
 	$(PYTHON) -m benchmark run benchmark/configs/quick.toml --out results/quick $(ARGS)
 	$(PYTHON) -m benchmark compare results/quick reports/quick
 
-# every method's small learning-rate grid (and Langevin steps) on the 2-D targets and hd16, with
-# gmm40 and mog32 at the defaults; ≤ 60 minutes on 2 cores (the budget is in the config's header)
+# the quick profile's tuning run: every method's small learning-rate grid (and Langevin steps) on
+# its targets at its budget; 36 minutes on 2 cores (the budget is in the config's header)
 benchmark-tuned:
 	$(PYTHON) -m benchmark run benchmark/configs/tuned.toml --out results/tuned $(ARGS)
 	@if [ -d reports/tuned ]; then $(PYTHON) -m benchmark compare results/tuned reports/tuned; fi

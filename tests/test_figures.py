@@ -23,7 +23,7 @@ from benchmark.suite.registry import METHODS, load_methods
 QUICK = Path(__file__).parents[1] / "reports" / "quick"
 QUICK_FIGURES = {
     "mode_weights", "fig1_lightest_mode", "weights_over_training_four_modes",
-    "weights_over_training_eight_gaussians", "weights_over_training_hd16", "densities", "mixing",
+    "weights_over_training_eight_gaussians", "densities", "mixing",
     "error_vs_cost", "cost_curves",
 }  # fmt: skip
 
