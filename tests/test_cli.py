@@ -142,8 +142,9 @@ def test_a_grid_gives_variants_and_the_tuned_view_picks_by_held_out_likelihood(t
 
 @pytest.mark.slow  # ≈ 1 minute: mog32's reference weights and evaluation in d = 32
 def test_the_fields_targets_run_end_to_end_with_their_own_tables(tmp_path):
-    """gmm40 (40 modes in 2-D) and mog32 (10 modes in d = 32) through the CLI as the tuned profile
-    runs them: a learning-rate grid for the suite, one variant on gmm40 by its target table."""
+    """gmm40 (40 modes in 2-D) and mog32 (10 modes in d = 32) through the CLI as the 0.3.0 tuned
+    profile ran them (no shipped profile runs them now): a learning-rate grid for the suite, one
+    variant on gmm40 by its target table."""
     targets = '[[targets]]\ntarget = "gmm40"\ndefaults = { lr = 1e-3 }\n\n'
     targets += '[[targets]]\ntarget = "mog32"\n'
     text = tiny_toml(methods='["ula_ebm"]', targets=targets, flowmc_table=False)
